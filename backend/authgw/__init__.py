@@ -1,0 +1,127 @@
+"""authgw: Sign in with Google and JWT-protected APIs behind an nginx gateway.
+
+``create_app`` is the application factory (gunicorn: ``authgw:create_app()``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import timedelta
+from typing import Mapping
+
+from flask import Flask, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .auth import VerifiedTokenCache, verify_token_in_request
+from .config import Settings, load_settings
+from .errors import register_error_handlers
+from .extensions import db, limiter, migrate, oauth
+from .keys import generate_key_file, load_key_set
+from .oidc import register_provider
+from .revocation import RevocationFeed
+from .tokens import LEEWAY_SECONDS
+
+#: Seconds the login-state cookie (state, nonce, PKCE verifier) lives.
+LOGIN_STATE_LIFETIME = 600
+#: Largest request body accepted, in bytes.
+MAX_CONTENT_LENGTH = 64 * 1024
+MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
+
+
+def create_app(config: Mapping[str, str] | Settings | None = None) -> Flask:
+    """Build the Flask application.
+
+    Args:
+        config: environment-like mapping read instead of ``os.environ``
+            (tests), or ready ``Settings``; None reads ``os.environ``.
+
+    Returns:
+        Flask: the configured application.
+
+    Raises:
+        ConfigError: invalid settings (every problem listed).
+        SigningKeyError: the signing key file is unusable.
+    """
+    app = Flask(__name__, instance_relative_config=False)
+    settings = config if isinstance(config, Settings) else load_settings(config, app.instance_path)
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    if not settings.is_production:
+        generate_key_file(settings.jwt_private_key_file, settings.jwt_algorithm)
+    key_set = load_key_set(settings.jwt_private_key_file, settings.jwt_algorithm)
+
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
+        MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
+        # The Flask session only carries the login state (state, nonce, PKCE
+        # verifier): HttpOnly, SameSite=Lax (the callback is a cross-site
+        # navigation from the provider), scoped to /api/auth.
+        SESSION_COOKIE_NAME="login_state",
+        SESSION_COOKIE_PATH="/api/auth",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=LOGIN_STATE_LIFETIME),
+        RATELIMIT_ENABLED=settings.ratelimit_enabled,
+        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
+        RATELIMIT_LOGIN=os.environ.get("RATELIMIT_LOGIN", "30 per minute"),
+        RATELIMIT_REFRESH=os.environ.get("RATELIMIT_REFRESH", "120 per minute"),
+        RATELIMIT_ADMIN_WRITE=os.environ.get("RATELIMIT_ADMIN_WRITE", "60 per minute"),
+        JSON_SORT_KEYS=False,
+    )
+    if settings.trusted_proxy_count:
+        n = settings.trusted_proxy_count
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR)
+    oauth.init_app(app)
+    limiter.init_app(app)
+    register_provider(settings)
+
+    app.extensions["authgw"] = {
+        "settings": settings,
+        "key_set": key_set,
+        "token_cache": VerifiedTokenCache(),
+        "revocation_feed": RevocationFeed(window=settings.access_token_ttl + LEEWAY_SECONDS),
+    }
+    app.extensions["authgw.revocation_feed"] = app.extensions["authgw"]["revocation_feed"]
+
+    from .views import api, auth
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(api.bp)
+    register_error_handlers(app)
+
+    @app.before_request
+    def default_deny():
+        """Every route needs a valid token unless its view is marked ``@public``."""
+        view = app.view_functions.get(request.endpoint) if request.endpoint else None
+        if view is not None and not getattr(view, "public", False):
+            verify_token_in_request()
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+    from .cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        return {}
+    return {
+        "pool_pre_ping": True,  # a restarted database never hands out dead connections
+        "pool_recycle": 280,
+        "pool_size": 5,
+        "max_overflow": 10,
+        "pool_timeout": 5,
+        "connect_args": {"connect_timeout": 3, "read_timeout": 10, "write_timeout": 10},
+    }

@@ -1,0 +1,104 @@
+"""One JSON error format for every answer (CONTRACT.md, "Errors").
+
+Maps Werkzeug's HTTP errors (404, 405, 413...), the service's typed
+exceptions and database outages to ``{"error", "error_description"}``
+bodies, keeping each exception's headers (``WWW-Authenticate``,
+``Retry-After``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import Flask
+from sqlalchemy.exc import DBAPIError, OperationalError, TimeoutError as PoolTimeout
+from werkzeug.exceptions import HTTPException
+
+from .exceptions import APIError, RateLimited, ServiceUnavailable
+from .extensions import db
+
+log = logging.getLogger(__name__)
+
+#: Error codes for Werkzeug's own exceptions.
+HTTP_ERROR_CODES = {
+    400: "invalid_request",
+    401: "invalid_token",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    408: "request_timeout",
+    409: "conflict",
+    411: "length_required",
+    413: "request_too_large",
+    414: "uri_too_long",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    429: "rate_limited",
+    431: "request_header_fields_too_large",
+    500: "server_error",
+    501: "not_implemented",
+    503: "service_unavailable",
+}
+
+
+def json_error_response(exc: HTTPException):
+    """Return ``exc`` as a JSON error response, keeping its headers.
+
+    Args:
+        exc: any Werkzeug HTTP exception.
+
+    Returns:
+        werkzeug.wrappers.Response: status ``exc.code``, JSON body.
+    """
+    if isinstance(exc, APIError):
+        return exc.get_response()
+    response = exc.get_response()
+    code = exc.code or 500
+    response.set_data(json.dumps({
+        "error": HTTP_ERROR_CODES.get(code, "error"),
+        "error_description": exc.description or "",
+    }))
+    response.headers["Content-Type"] = "application/json"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Install the handlers that give every error the contract's JSON shape."""
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(exc: HTTPException):
+        if exc.code == 429 and not isinstance(exc, APIError):
+            # Flask-Limiter's RateLimitExceeded: keep its Retry-After header.
+            limited = RateLimited(headers={k: v for k, v in exc.get_headers() if k.lower().startswith(("retry-after", "x-ratelimit"))})
+            return limited.get_response()
+        return json_error_response(exc)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(PoolTimeout)
+    def handle_database_down(exc: Exception):
+        log.warning("database unavailable: %s", exc.__class__.__name__)
+        db.session.rollback()
+        return ServiceUnavailable("The database is unreachable; retry shortly.",
+                                  headers={"Retry-After": "5"}).get_response()
+
+    @app.errorhandler(DBAPIError)
+    def handle_database_error(exc: DBAPIError):
+        db.session.rollback()
+        if exc.connection_invalidated:
+            return handle_database_down(exc)
+        log.exception("database error")
+        return json_error_response(_server_error())
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(exc: Exception):
+        log.exception("unhandled error")
+        return json_error_response(_server_error())
+
+
+def _server_error() -> HTTPException:
+    from werkzeug.exceptions import InternalServerError
+
+    return InternalServerError("An unexpected error occurred.")

@@ -1,0 +1,162 @@
+"""Typed exceptions of the service, each carrying its HTTP answer.
+
+Every class is a Werkzeug ``HTTPException`` so ``e.get_response()`` yields
+the JSON error body of CONTRACT.md ("Errors") with the right status and the
+``WWW-Authenticate`` challenge of RFC 6750 §3. ``errors.py`` registers the
+handlers that turn any exception into that format.
+"""
+
+from __future__ import annotations
+
+import json
+
+from werkzeug.exceptions import HTTPException
+
+REALM = "api"
+
+
+class APIError(HTTPException):
+    """Base of every error answer: ``{"error": code, "error_description": text}``.
+
+    Args:
+        description (str | None): human text for ``error_description``;
+            the class default when omitted.
+        headers (dict[str, str] | None): extra response headers
+            (``Retry-After``, for example).
+    """
+
+    code = 400
+    error = "invalid_request"
+    description = "The request is malformed."
+
+    def __init__(self, description: str | None = None, headers: dict[str, str] | None = None):
+        super().__init__(description)
+        self.extra_headers = dict(headers or {})
+
+    def www_authenticate(self) -> str | None:
+        """Return the RFC 6750 §3 challenge for this error, or None."""
+        return None
+
+    def get_headers(self, environ=None, scope=None) -> list[tuple[str, str]]:
+        headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
+        challenge = self.www_authenticate()
+        if challenge:
+            headers.append(("WWW-Authenticate", challenge))
+        headers.extend(self.extra_headers.items())
+        return headers
+
+    def get_body(self, environ=None, scope=None) -> str:
+        return json.dumps({"error": self.error, "error_description": self.description})
+
+
+class InvalidRequest(APIError):
+    """400 ``invalid_request`` (RFC 6749 §5.2, RFC 6750 §3.1)."""
+
+
+class AuthenticationRequired(APIError):
+    """401 without a token: the challenge names only the realm (RFC 6750 §3)."""
+
+    code = 401
+    error = "invalid_token"
+    description = "An access token is required: send Authorization: Bearer <token>."
+
+    def www_authenticate(self) -> str:
+        return f'Bearer realm="{REALM}"'
+
+
+class TokenInvalid(APIError):
+    """401 ``invalid_token``: a token was sent but is malformed, forged, expired
+    or revoked (RFC 6750 §3.1)."""
+
+    code = 401
+    error = "invalid_token"
+    description = "The access token is invalid."
+
+    def www_authenticate(self) -> str:
+        return f'Bearer realm="{REALM}", error="invalid_token", error_description="{_quote(self.description)}"'
+
+
+class TokenExpired(TokenInvalid):
+    """401 ``invalid_token`` for a token past its ``exp`` (RFC 7519 §4.1.4)."""
+
+    description = "The access token has expired."
+
+
+class InsufficientScope(APIError):
+    """403 ``insufficient_scope``: valid token, missing permission (RFC 6750 §3.1)."""
+
+    code = 403
+    error = "insufficient_scope"
+    description = "The access token does not grant the permission this request needs."
+
+    def www_authenticate(self) -> str:
+        return f'Bearer realm="{REALM}", error="insufficient_scope", error_description="{_quote(self.description)}"'
+
+
+class InvalidGrant(APIError):
+    """401 ``invalid_grant``: the refresh token is unknown, expired, spent or
+    revoked (RFC 6749 §5.2; CONTRACT.md answers 401)."""
+
+    code = 401
+    error = "invalid_grant"
+    description = "The refresh token is invalid, expired or revoked."
+
+    def www_authenticate(self) -> str:
+        return f'Bearer realm="{REALM}"'
+
+
+class OriginRejected(APIError):
+    """403 ``invalid_origin``: a cookie-authenticated request without our Origin."""
+
+    code = 403
+    error = "invalid_origin"
+    description = "This request must come from the application's own origin."
+
+
+class NotFound(APIError):
+    code = 404
+    error = "not_found"
+    description = "No such resource."
+
+
+class RateLimited(APIError):
+    code = 429
+    error = "rate_limited"
+    description = "Too many requests; retry later."
+
+
+class ServiceUnavailable(APIError):
+    """503 ``service_unavailable``: a dependency (the database) is unreachable."""
+
+    code = 503
+    error = "service_unavailable"
+    description = "The service is temporarily unavailable; retry shortly."
+
+
+class LoginFailed(Exception):
+    """A browser login failed; answered with ``303 /login?error=<code>``.
+
+    Args:
+        code (str): one of CONTRACT.md's login error codes (``access_denied``,
+            ``invalid_state``, ``invalid_id_token``, ``email_not_verified``,
+            ``not_allowed``, ``account_disabled``, ``provider_error``).
+        reason (str): detail for the audit log and server log, never shown
+            to the browser.
+    """
+
+    CODES = frozenset(
+        {"access_denied", "invalid_state", "invalid_id_token", "email_not_verified",
+         "not_allowed", "account_disabled", "provider_error"}
+    )
+
+    def __init__(self, code: str, reason: str = ""):
+        assert code in self.CODES, code
+        super().__init__(f"{code}: {reason}")
+        self.code = code
+        self.reason = reason or code
+
+
+def _quote(text: str) -> str:
+    # RFC 6750 §3: error_description is a quoted-string of printable ASCII
+    # without '"' or '\'.
+    return "".join(ch for ch in text if 0x20 <= ord(ch) < 0x7F and ch not in '"\\')

@@ -1,0 +1,200 @@
+"""Sessions and refresh tokens: open, rotate, revoke.
+
+A session is one signed-in browser or device. Its refresh tokens are
+opaque 256-bit random strings stored only as SHA-256 hashes, rotated on
+every use (RFC 9700 §4.14.2). Presenting a spent token is reuse: the whole
+session is revoked, except within a short grace window after the token was
+spent, where several tabs of one browser refreshing at once each get a
+fresh token (CONTRACT.md, "Refresh token").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from .audit import record_event
+from .clock import utcnow
+from .exceptions import InvalidGrant
+from .extensions import db
+from .models import RefreshToken, Session, User
+
+#: Random bytes in a refresh token (CONTRACT.md: at least 256 bits).
+REFRESH_TOKEN_BYTES = 32
+#: Longest refresh token string accepted, in characters.
+MAX_REFRESH_TOKEN_LENGTH = 256
+
+
+def hash_refresh_token(raw: str) -> str:
+    """Return the hex SHA-256 of a refresh token, the only form stored."""
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def _new_refresh_token(session: Session, now: datetime, ttl: int) -> str:
+    raw = secrets.token_urlsafe(REFRESH_TOKEN_BYTES)
+    db.session.add(RefreshToken(session_id=session.id, token_hash=hash_refresh_token(raw),
+                                created_at=now, expires_at=now + timedelta(seconds=ttl)))
+    return raw
+
+
+def open_session(user: User, *, user_agent: str, ip: str, ttl: int, now: datetime | None = None) -> tuple[Session, str]:
+    """Open a session for ``user`` and mint its first refresh token.
+
+    Args:
+        user: the signed-in, active user.
+        user_agent: the browser's User-Agent (truncated to 255 characters).
+        ip: client address (IPv4 or IPv6 text).
+        ttl: refresh token lifetime, seconds.
+        now: current time (default ``utcnow()``).
+
+    Returns:
+        (session, refresh_token): the pending session row and the raw token
+        (never stored). The caller commits.
+    """
+    now = now or utcnow()
+    session = Session(id=secrets.token_urlsafe(24), user_id=user.id, user=user, created_at=now, last_used_at=now,
+                      expires_at=now + timedelta(seconds=ttl), user_agent=(user_agent or "")[:255], ip=(ip or "")[:45])
+    db.session.add(session)
+    db.session.flush()
+    return session, _new_refresh_token(session, now, ttl)
+
+
+def rotate_refresh_token(raw: str, *, ttl: int, grace_seconds: int, now: datetime | None = None) -> tuple[Session, str]:
+    """Spend a refresh token and mint its successor (refresh token rotation).
+
+    The token's row is locked (``SELECT ... FOR UPDATE``) so concurrent
+    refreshes of one token are decided one after the other.
+
+    Args:
+        raw: the refresh token as presented.
+        ttl: successor lifetime, seconds (the session is extended as much).
+        grace_seconds: how long a just-spent token is still accepted.
+        now: current time (default ``utcnow()``).
+
+    Returns:
+        (session, new_refresh_token). Committed.
+
+    Raises:
+        InvalidGrant: unknown, expired or revoked token, inactive user, or
+            reuse after the grace window (which revokes the session first,
+            RFC 9700 §4.14.2).
+    """
+    now = now or utcnow()
+    if not isinstance(raw, str) or not raw or len(raw) > MAX_REFRESH_TOKEN_LENGTH:
+        raise InvalidGrant()
+    token = db.session.execute(
+        sa.select(RefreshToken).where(RefreshToken.token_hash == hash_refresh_token(raw)).with_for_update()
+    ).scalar_one_or_none()
+    if token is None:
+        db.session.rollback()
+        raise InvalidGrant()
+    session = token.session
+    if session.revoked_at is not None or token.expires_at <= now or session.expires_at <= now:
+        db.session.rollback()
+        raise InvalidGrant("The refresh token has expired or its session was revoked.")
+    if not session.user.active:
+        db.session.rollback()
+        raise InvalidGrant("This account is disabled.")
+    if token.spent_at is None:
+        token.spent_at = now
+    elif now - token.spent_at > timedelta(seconds=grace_seconds):
+        revoke_session(session, reason="refresh_token_reuse", now=now)
+        record_event("refresh_token_reused", user_id=session.user_id, session_id=session.id)
+        db.session.commit()
+        raise InvalidGrant("The refresh token was already used; the session has been revoked.")
+    session.last_used_at = now
+    session.expires_at = now + timedelta(seconds=ttl)
+    new_raw = _new_refresh_token(session, now, ttl)
+    db.session.commit()
+    return session, new_raw
+
+
+def find_session_by_refresh_token(raw: str) -> Session | None:
+    """Return the live session a refresh token belongs to, spent or not, or None."""
+    if not isinstance(raw, str) or not raw or len(raw) > MAX_REFRESH_TOKEN_LENGTH:
+        return None
+    token = db.session.execute(
+        sa.select(RefreshToken).where(RefreshToken.token_hash == hash_refresh_token(raw))
+    ).scalar_one_or_none()
+    if token is None or token.session.revoked_at is not None:
+        return None
+    return token.session
+
+
+def revoke_session(session: Session, *, reason: str, now: datetime | None = None) -> bool:
+    """Mark ``session`` revoked (its refresh tokens die with it). The caller commits.
+
+    Returns:
+        bool: False if it was already revoked.
+    """
+    if session.revoked_at is not None:
+        return False
+    session.revoked_at = now or utcnow()
+    session.revoked_reason = reason[:64]
+    _feed_add(session.id)
+    return True
+
+
+def revoke_user_sessions(user_id: int, *, reason: str, now: datetime | None = None) -> int:
+    """Revoke every live session of a user. The caller commits.
+
+    Returns:
+        int: how many sessions were revoked.
+    """
+    now = now or utcnow()
+    sessions = db.session.execute(
+        sa.select(Session).where(Session.user_id == user_id, Session.revoked_at.is_(None))
+    ).scalars().all()
+    return sum(revoke_session(session, reason=reason, now=now) for session in sessions)
+
+
+def live_sessions(user_id: int, now: datetime | None = None) -> list[Session]:
+    """Return the user's unrevoked, unexpired sessions, newest use first."""
+    now = now or utcnow()
+    return list(db.session.execute(
+        sa.select(Session).where(Session.user_id == user_id, Session.revoked_at.is_(None), Session.expires_at > now)
+        .order_by(Session.last_used_at.desc())
+    ).scalars())
+
+
+def purge_expired(*, retention: int = 86400, now: datetime | None = None, batch: int = 5000) -> dict[str, int]:
+    """Delete expired or long-revoked sessions and spent refresh tokens.
+
+    Keeps tables bounded. Rows are deleted in batches so a large purge never
+    holds long locks.
+
+    Args:
+        retention: seconds to keep revoked sessions and spent tokens (the
+            revocation feed and reuse detection need recent ones).
+        now: current time (default ``utcnow()``).
+        batch: rows per DELETE statement.
+
+    Returns:
+        dict: ``{"sessions": n, "refresh_tokens": m}`` rows deleted.
+    """
+    now = now or utcnow()
+    horizon = now - timedelta(seconds=retention)
+    deleted = {"sessions": 0, "refresh_tokens": 0}
+    token_filter = sa.or_(RefreshToken.expires_at < now, RefreshToken.spent_at < horizon)
+    session_filter = sa.or_(Session.expires_at < now, Session.revoked_at < horizon)
+    for key, model, condition in (("refresh_tokens", RefreshToken, token_filter), ("sessions", Session, session_filter)):
+        while True:
+            ids = db.session.execute(sa.select(model.id).where(condition).limit(batch)).scalars().all()
+            if not ids:
+                break
+            if model is Session:
+                db.session.execute(sa.delete(RefreshToken).where(RefreshToken.session_id.in_(ids)))
+            db.session.execute(sa.delete(model).where(model.id.in_(ids)))
+            db.session.commit()
+            deleted[key] += len(ids)
+    return deleted
+
+
+def _feed_add(session_id: str) -> None:
+    feed = current_app.extensions.get("authgw.revocation_feed")
+    if feed is not None:
+        feed.add(session_id)

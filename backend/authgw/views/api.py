@@ -1,0 +1,75 @@
+"""``/api/me``, health checks, public information and the JWK Set."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..auth import public, verify_token_in_request
+from ..exceptions import TokenInvalid
+from ..extensions import db
+from ..models import User
+
+bp = Blueprint("api", __name__)
+
+
+@bp.get("/api/me")
+def me():
+    """``200 {"id", "email", "name", "picture", "roles", "permissions"}`` of the caller."""
+    claims = verify_token_in_request()
+    user = db.session.get(User, int(claims["sub"]))
+    if user is None:
+        raise TokenInvalid("The account of this access token no longer exists.")
+    return jsonify(id=str(user.id), email=user.email, name=user.name, picture=user.picture,
+                   roles=user.role_names, permissions=user.permission_names)
+
+
+@bp.get("/api/health")
+@public
+def health():
+    """``200 {"status": "ok"}`` while the process is alive."""
+    return jsonify(status="ok")
+
+
+@bp.get("/api/health/ready")
+@public
+def ready():
+    """``200`` when the database answers, else ``503 service_unavailable``."""
+    try:
+        with db.engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except SQLAlchemyError:
+        response = jsonify(status="unavailable", database="unreachable", error="service_unavailable",
+                           error_description="The database is unreachable.")
+        response.status_code = 503
+        response.headers["Retry-After"] = "5"
+        return response
+    return jsonify(status="ok", database="ok")
+
+
+@bp.get("/api/public/info")
+@public
+def public_info():
+    """What an anonymous visitor or another service may know about this issuer."""
+    state = current_app.extensions["authgw"]
+    settings = state["settings"]
+    return jsonify(
+        name="authgw",
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        jwks_uri=f"{settings.public_url}/.well-known/jwks.json",
+        algorithms=state["key_set"].algorithms,
+        access_token_ttl=settings.access_token_ttl,
+        provider="dev-idp" if settings.uses_dev_idp else "openid",
+        provider_discovery_url=None if settings.uses_dev_idp else settings.oidc_discovery_url,
+    )
+
+
+@bp.get("/.well-known/jwks.json")
+@public
+def jwks():
+    """RFC 7517 JWK Set of every key whose tokens may still be alive."""
+    response = jsonify(current_app.extensions["authgw"]["key_set"].jwks())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response

@@ -1,0 +1,298 @@
+"""``/api/auth/*``: browser login, token refresh, logout, sessions, gateway check.
+
+Shapes, status codes and cookies are CONTRACT.md's ("Browser login",
+"Tokens", "Protected API").
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, current_app, jsonify, redirect, request, session
+from werkzeug.exceptions import UnsupportedMediaType
+
+from ..accounts import provision_user
+from ..audit import record_event
+from ..auth import bearer_token_from_request, public, verify_token_in_request
+from ..clock import utcnow
+from ..exceptions import InvalidGrant, InvalidRequest, LoginFailed, NotFound, OriginRejected, TokenInvalid
+from ..extensions import db, limiter
+from ..models import Session
+from ..oidc import authorization_url, complete_login
+from ..redirects import safe_next_path
+from ..sessions import (MAX_REFRESH_TOKEN_LENGTH, find_session_by_refresh_token, live_sessions, open_session,
+                        revoke_session, revoke_user_sessions, rotate_refresh_token)
+from ..tokens import issue_access_token
+
+log = logging.getLogger(__name__)
+bp = Blueprint("auth", __name__, url_prefix="/api/auth")
+
+REFRESH_COOKIE = "refresh_token"
+REFRESH_COOKIE_PATH = "/api/auth"
+MAX_LOGIN_HINT_LENGTH = 254
+
+
+def _state():
+    return current_app.extensions["authgw"]
+
+
+def _settings():
+    return _state()["settings"]
+
+
+def _client_ip() -> str:
+    return (request.remote_addr or "")[:45]
+
+
+def mint_access_token(session_row: Session) -> tuple[str, int]:
+    """Issue an access token for a session with the user's current roles.
+
+    Returns:
+        (token, expires_in): the JWT and its lifetime in seconds.
+    """
+    settings = _settings()
+    user = session_row.user
+    token, _claims = issue_access_token(
+        _state()["key_set"], issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+        ttl=settings.access_token_ttl, subject=str(user.id), session_id=session_row.id,
+        email=user.email or "", name=user.name or "", roles=user.role_names, permissions=user.permission_names,
+    )
+    return token, settings.access_token_ttl
+
+
+def _set_refresh_cookie(response: Response, raw: str) -> None:
+    settings = _settings()
+    response.set_cookie(REFRESH_COOKIE, raw, max_age=settings.refresh_token_ttl, path=REFRESH_COOKIE_PATH,
+                        secure=settings.secure_cookies, httponly=True, samesite="Strict")
+
+
+def _clear_refresh_cookie(response: Response) -> None:
+    settings = _settings()
+    response.delete_cookie(REFRESH_COOKIE, path=REFRESH_COOKIE_PATH, secure=settings.secure_cookies,
+                           httponly=True, samesite="Strict")
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+@bp.get("/login")
+@public
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
+def login():
+    """Start the OpenID Connect authorization code flow (302 to the provider)."""
+    settings = _settings()
+    next_path = safe_next_path(request.args.get("next"))
+    hint = request.args.get("login_hint")
+    if hint is not None and (len(hint) > MAX_LOGIN_HINT_LENGTH or not hint.isprintable()):
+        hint = None
+    wants_json = request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json" \
+        and "text/html" not in request.accept_mimetypes
+    try:
+        url = authorization_url(settings, next_path, hint)
+    except LoginFailed as failure:
+        log.warning("login start failed: %s", failure.reason)
+        if wants_json:
+            return _no_store(jsonify(error="provider_error", error_description="The identity provider is unreachable.")), 502
+        return _login_error_redirect(failure.code)
+    if wants_json:
+        return _no_store(jsonify(authorization_url=url))
+    return _no_store(redirect(url, 302))
+
+
+def _login_error_redirect(code: str) -> Response:
+    response = redirect(f"{_settings().public_url}/login?{urlencode({'error': code})}", 303)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return _no_store(response)
+
+
+@bp.get("/callback")
+@public
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
+def callback():
+    """Finish the login: 303 to ``/auth/callback#access_token=...`` or ``/login?error=``."""
+    settings = _settings()
+    email = None
+    try:
+        claims, next_path = complete_login()
+        email = claims.get("email") if isinstance(claims.get("email"), str) else None
+        user = provision_user(settings, claims)
+        session_row, refresh_raw = open_session(user, user_agent=request.user_agent.string, ip=_client_ip(),
+                                                ttl=settings.refresh_token_ttl)
+        record_event("login_succeeded", user_id=user.id, email=user.email, session_id=session_row.id)
+        db.session.commit()
+    except LoginFailed as failure:
+        db.session.rollback()
+        log.info("login failed: %s", failure.code)
+        record_event("login_failed", email=email, reason=failure.code, detail=failure.reason[:200])
+        db.session.commit()
+        return _login_error_redirect(failure.code)
+    finally:
+        _clear_login_cookie_if_empty()
+    token, expires_in = mint_access_token(session_row)
+    fragment = urlencode({"access_token": token, "token_type": "Bearer", "expires_in": expires_in, "next": next_path})
+    response = redirect(f"{settings.public_url}/auth/callback#{fragment}", 303)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    _set_refresh_cookie(response, refresh_raw)
+    return _no_store(response)
+
+
+def _clear_login_cookie_if_empty() -> None:
+    # Authlib pops the used state; drop expired leftovers too. An empty
+    # session makes Flask delete the login-state cookie.
+    for key in [k for k in session.keys() if k.startswith("_state_") or k.startswith("_next_")]:
+        value = session.get(key)
+        if isinstance(value, dict) and value.get("exp", 0) < utcnow().timestamp():
+            session.pop(key, None)
+    if not any(k.startswith("_state_") for k in session.keys()):
+        session.clear()
+
+
+def _refresh_token_from_body() -> str | None:
+    if not request.content_length and not request.data:
+        return None
+    if not request.is_json:
+        raise UnsupportedMediaType("Send the refresh token as JSON: {\"refresh_token\": \"...\"}.")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidRequest("The body must be a JSON object.")
+    raw = body.get("refresh_token")
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not raw or len(raw) > MAX_REFRESH_TOKEN_LENGTH:
+        raise InvalidRequest("refresh_token must be a string of at most 256 characters.")
+    return raw
+
+
+def _require_same_origin() -> None:
+    """Cookie-authenticated requests must come from our own pages (CSRF defence)."""
+    if request.headers.get("Origin") != _settings().public_origin:
+        raise OriginRejected("A cookie refresh needs an Origin header equal to the application's origin.")
+
+
+@bp.post("/refresh")
+@public
+@limiter.limit(lambda: current_app.config["RATELIMIT_REFRESH"])
+def refresh():
+    """Rotate a refresh token (cookie or JSON body) and issue an access token."""
+    settings = _settings()
+    body_token = _refresh_token_from_body()
+    cookie_token = request.cookies.get(REFRESH_COOKIE)
+    if body_token is None:
+        if not cookie_token:
+            raise InvalidGrant("No refresh token was presented.")
+        _require_same_origin()
+    session_row, new_raw = rotate_refresh_token(body_token or cookie_token, ttl=settings.refresh_token_ttl,
+                                                grace_seconds=settings.refresh_grace_seconds)
+    token, expires_in = mint_access_token(session_row)
+    body = {"access_token": token, "token_type": "Bearer", "expires_in": expires_in}
+    if body_token is not None:
+        body["refresh_token"] = new_raw
+    response = jsonify(body)
+    if body_token is None:
+        _set_refresh_cookie(response, new_raw)
+    return _no_store(response)
+
+
+@bp.errorhandler(InvalidGrant)
+def _invalid_grant(exc: InvalidGrant):
+    # A refresh that failed on its cookie must also drop the dead cookie.
+    response = exc.get_response()
+    if request.endpoint == "auth.refresh" and request.cookies.get(REFRESH_COOKIE) and not request.is_json:
+        _clear_refresh_cookie(response)
+    return response
+
+
+@bp.post("/logout")
+@public
+def logout():
+    """Revoke the current session (identified by refresh cookie, body or access token); 204."""
+    session_row = None
+    body_token = _refresh_token_from_body()
+    cookie_token = request.cookies.get(REFRESH_COOKIE)
+    if body_token or cookie_token:
+        if body_token is None:
+            _require_same_origin()
+        session_row = find_session_by_refresh_token(body_token or cookie_token)
+    if session_row is None and bearer_token_from_request():
+        try:
+            claims = verify_token_in_request()
+        except TokenInvalid:
+            claims = None
+        if claims:
+            session_row = db.session.get(Session, claims["sid"])
+    if session_row is not None and revoke_session(session_row, reason="logout"):
+        record_event("logout", user_id=session_row.user_id, session_id=session_row.id)
+        db.session.commit()
+    response = Response(status=204)
+    _clear_refresh_cookie(response)
+    return _no_store(response)
+
+
+@bp.post("/logout-all")
+def logout_all():
+    """Revoke every session of the caller; 204."""
+    claims = verify_token_in_request()
+    user_id = int(claims["sub"])
+    count = revoke_user_sessions(user_id, reason="logout_all")
+    record_event("logout_all", user_id=user_id, sessions=count)
+    db.session.commit()
+    response = Response(status=204)
+    _clear_refresh_cookie(response)
+    return _no_store(response)
+
+
+def _rfc3339(value) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+@bp.get("/sessions")
+def list_sessions():
+    """``200 {"sessions": [{"id", "created_at", "last_used_at", "user_agent", "ip", "current"}]}``."""
+    claims = verify_token_in_request()
+    rows = live_sessions(int(claims["sub"]))
+    return _no_store(jsonify(sessions=[{
+        "id": row.id,
+        "created_at": _rfc3339(row.created_at),
+        "last_used_at": _rfc3339(row.last_used_at),
+        "user_agent": row.user_agent,
+        "ip": row.ip,
+        "current": row.id == claims["sid"],
+    } for row in rows]))
+
+
+@bp.delete("/sessions/<session_id>")
+def delete_session(session_id: str):
+    """Revoke one of the caller's own sessions; another user's id is 404."""
+    claims = verify_token_in_request()
+    row = db.session.execute(
+        sa.select(Session).where(Session.id == session_id[:43], Session.user_id == int(claims["sub"]))
+    ).scalar_one_or_none()
+    if row is None or row.revoked_at is not None:
+        raise NotFound("No such session.")
+    revoke_session(row, reason="revoked_by_user")
+    record_event("session_revoked", user_id=row.user_id, session_id=row.id, by="user")
+    db.session.commit()
+    return Response(status=204)
+
+
+@bp.get("/verify")
+def verify():
+    """The gateway's check: 204 with the identity headers, or 401/503.
+
+    nginx's ``auth_request`` calls this for every protected route and copies
+    the ``X-Auth-*`` headers into the upstream request.
+    """
+    claims = verify_token_in_request()
+    response = Response(status=204)
+    response.headers["X-Auth-User-Id"] = claims["sub"]
+    response.headers["X-Auth-Email"] = claims["email"]
+    response.headers["X-Auth-Roles"] = ",".join(claims["roles"])
+    response.headers["X-Auth-Permissions"] = ",".join(claims["permissions"])
+    response.headers["X-Auth-Session-Id"] = claims["sid"]
+    response.headers["Cache-Control"] = "no-store"
+    return response
