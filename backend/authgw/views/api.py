@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..auth import public, verify_token_in_request
@@ -23,6 +23,24 @@ def me():
         raise TokenInvalid("The account of this access token no longer exists.")
     return jsonify(id=str(user.id), email=user.email, name=user.name, picture=user.picture,
                    roles=user.role_names, permissions=user.permission_names)
+
+
+#: Identity headers the gateway passes to services (CONTRACT.md, "Protected API").
+IDENTITY_HEADERS = ("X-Auth-User-Id", "X-Auth-Email", "X-Auth-Roles", "X-Auth-Permissions", "X-Auth-Session-Id")
+
+
+@bp.get("/api/whoami")
+def whoami():
+    """Show what a service behind the gateway learns about the caller.
+
+    Returns ``200 {"subject", "session_id", "gateway_headers": {name: value}}``:
+    the verified token's subject and the ``X-Auth-*`` headers exactly as the
+    gateway passed them. Useful when wiring a new service behind the gateway,
+    and the proof that client-sent ``X-Auth-*`` headers never get through.
+    """
+    claims = verify_token_in_request()
+    headers = {name: request.headers.get(name) for name in IDENTITY_HEADERS if name in request.headers}
+    return jsonify(subject=claims["sub"], session_id=claims["sid"], gateway_headers=headers)
 
 
 @bp.get("/api/health")
