@@ -90,10 +90,11 @@ def create_app(config: Mapping[str, str] | Settings | None = None) -> Flask:
     }
     app.extensions["authgw.revocation_feed"] = app.extensions["authgw"]["revocation_feed"]
 
-    from .views import api, auth
+    from .views import admin, api, auth
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(admin.bp)
     register_error_handlers(app)
 
     @app.before_request

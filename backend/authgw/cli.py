@@ -58,3 +58,102 @@ def register_cli(app: Flask) -> None:
 
         counts = purge_expired(retention=retention)
         click.echo(f"purged {counts['sessions']} sessions and {counts['refresh_tokens']} refresh tokens")
+
+    register_admin_cli(app)
+
+
+def _run(operation):
+    """Run an admin operation in a transaction; print API errors as CLI errors."""
+    from .exceptions import APIError
+
+    try:
+        result = operation()
+        db.session.commit()
+        return result
+    except APIError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.description) from None
+
+
+def register_admin_cli(app: Flask) -> None:
+    """``flask users ...`` and ``flask roles ...``: the admin API's operations
+    for operators bootstrapping without the UI. Changes are audited with no
+    actor (the operator's shell)."""
+    from . import admin
+
+    users = click.Group("users", help="List users, change their roles and activation, allow emails.")
+    roles = click.Group("roles", help="List and create roles, set their permissions.")
+    app.cli.add_command(users)
+    app.cli.add_command(roles)
+
+    @users.command("list")
+    @click.option("--query", "-q", default=None, help="Part of an email or name.")
+    @click.option("--page", default=1, show_default=True)
+    @click.option("--per-page", default=50, show_default=True)
+    def users_list(query, page, per_page):
+        """List users (id, email, active, roles)."""
+        result = _run(lambda: admin.search_users(query, *admin.parse_paging(page, per_page)))
+        for user in result["users"]:
+            click.echo(f"{user['id']:>6}  {user['email'] or '-':<40} {'active' if user['active'] else 'DISABLED':<8}  "
+                       f"{','.join(user['roles'])}")
+        click.echo(f"{result['total']} user(s)")
+
+    @users.command("grant")
+    @click.argument("user")
+    @click.argument("role")
+    def users_grant(user, role):
+        """Give USER (id or email) the role ROLE."""
+        changed = _run(lambda: admin.grant_role(admin.find_user(user), role, None))
+        click.echo(f"granted {role} to {user}" if changed else f"{user} already has {role}")
+
+    @users.command("revoke")
+    @click.argument("user")
+    @click.argument("role")
+    def users_revoke(user, role):
+        """Take the role ROLE from USER (id or email)."""
+        changed = _run(lambda: admin.revoke_role(admin.find_user(user), role, None))
+        click.echo(f"revoked {role} from {user}" if changed else f"{user} did not have {role}")
+
+    @users.command("deactivate")
+    @click.argument("user")
+    def users_deactivate(user):
+        """Disable USER: no sign-in, no refresh, live tokens refused within seconds."""
+        changed = _run(lambda: admin.set_user_active(admin.find_user(user), False, None))
+        click.echo(f"deactivated {user}" if changed else f"{user} was already inactive")
+
+    @users.command("activate")
+    @click.argument("user")
+    def users_activate(user):
+        """Enable USER again."""
+        changed = _run(lambda: admin.set_user_active(admin.find_user(user), True, None))
+        click.echo(f"activated {user}" if changed else f"{user} was already active")
+
+    @users.command("allow")
+    @click.argument("email")
+    def users_allow(email):
+        """Allow EMAIL to sign in before its first login (when an allowlist is set)."""
+        row = _run(lambda: admin.allow_email(email, None))
+        click.echo(f"allowed {row.email}")
+
+    @roles.command("list")
+    def roles_list():
+        """List roles and their permissions."""
+        for role in _run(admin.list_roles):
+            click.echo(f"{role.name:<20} {','.join(sorted(p.name for p in role.permissions))}")
+
+    @roles.command("create")
+    @click.argument("name")
+    @click.option("--description", default="", help="What the role is for.")
+    @click.option("--permission", "-p", "permissions", multiple=True, help="A permission (repeatable).")
+    def roles_create(name, description, permissions):
+        """Create role NAME."""
+        _run(lambda: admin.create_role(name, description, list(permissions), None))
+        click.echo(f"created role {name}")
+
+    @roles.command("set-permissions")
+    @click.argument("name")
+    @click.argument("permissions", nargs=-1)
+    def roles_set_permissions(name, permissions):
+        """Replace the permissions of role NAME with PERMISSIONS."""
+        role = _run(lambda: admin.set_role_permissions(name, list(permissions), None))
+        click.echo(f"{role.name}: {','.join(sorted(p.name for p in role.permissions)) or '(none)'}")

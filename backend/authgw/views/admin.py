@@ -1,0 +1,125 @@
+"""``/api/admin/*``: users, roles, allowed emails, audit log.
+
+Each route needs the permission CONTRACT.md names ("Authorization"); a valid
+token without it gets ``403 insufficient_scope``. Writes are rate limited.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from .. import admin
+from ..auth import require_permission
+from ..exceptions import InvalidRequest
+from ..extensions import db, limiter
+from ..sessions import live_sessions
+
+bp = Blueprint("admin", __name__, url_prefix="/api/admin")
+
+
+def _write_limit() -> str:
+    return current_app.config["RATELIMIT_ADMIN_WRITE"]
+
+
+def _actor_id() -> int:
+    from flask import g
+
+    return int(g.token_claims["sub"])
+
+
+def _json_body():
+    body = request.get_json(silent=True)
+    if body is None:
+        raise InvalidRequest("The body must be JSON (Content-Type: application/json).")
+    return body
+
+
+@bp.get("/users")
+@require_permission("users:read")
+def list_users():
+    """``?q=&page=&per_page=`` → ``{"users", "page", "per_page", "total"}``."""
+    page, per_page = admin.parse_paging(request.args.get("page"), request.args.get("per_page"))
+    return jsonify(admin.search_users(request.args.get("q", "").strip() or None, page, per_page))
+
+
+@bp.get("/users/<user_id>")
+@require_permission("users:read")
+def get_user(user_id):
+    """One user with live sessions."""
+    user = admin.get_user(user_id)
+    body = admin.user_summary(user)
+    body["sessions"] = [{"id": s.id, "created_at": s.created_at.isoformat().replace("+00:00", "Z"),
+                         "last_used_at": s.last_used_at.isoformat().replace("+00:00", "Z"),
+                         "user_agent": s.user_agent, "ip": s.ip} for s in live_sessions(user.id)]
+    return jsonify(body)
+
+
+@bp.patch("/users/<user_id>")
+@require_permission("users:write")
+@limiter.limit(_write_limit)
+def patch_user(user_id):
+    """``{"active": bool, "roles": [...]}``; deactivating revokes every session."""
+    user = admin.get_user(user_id)
+    admin.update_user(user, _json_body(), _actor_id())
+    db.session.commit()
+    return jsonify(admin.user_summary(user))
+
+
+@bp.get("/allowed-emails")
+@require_permission("users:read")
+def list_allowed_emails():
+    return jsonify(allowed_emails=admin.list_allowed_emails())
+
+
+@bp.post("/allowed-emails")
+@require_permission("users:write")
+@limiter.limit(_write_limit)
+def allow_email():
+    """``{"email"}``: allow an email to sign in ahead of its first login."""
+    body = _json_body()
+    if not isinstance(body, dict):
+        raise InvalidRequest("The body must be a JSON object.")
+    row = admin.allow_email(body.get("email"), _actor_id())
+    db.session.commit()
+    return jsonify(email=row.email), 201
+
+
+@bp.get("/roles")
+@require_permission("roles:write")
+def list_roles():
+    """``{"roles": [{"name", "description", "permissions", "builtin"}], "permissions": [...]}``."""
+    return jsonify(roles=[admin.role_summary(role) for role in admin.list_roles()],
+                   permissions=[{"name": p.name, "description": p.description} for p in admin.list_permissions()])
+
+
+@bp.post("/roles")
+@require_permission("roles:write")
+@limiter.limit(_write_limit)
+def create_role():
+    """``{"name", "description", "permissions": [...]}`` → 201 role."""
+    body = _json_body()
+    if not isinstance(body, dict):
+        raise InvalidRequest("The body must be a JSON object.")
+    role = admin.create_role(body.get("name"), body.get("description"), body.get("permissions", []), _actor_id())
+    db.session.commit()
+    return jsonify(admin.role_summary(role)), 201
+
+
+@bp.put("/roles/<name>/permissions")
+@require_permission("roles:write")
+@limiter.limit(_write_limit)
+def put_role_permissions(name):
+    """``{"permissions": [...]}`` (or a bare array) replaces the role's permissions."""
+    body = _json_body()
+    permissions = body.get("permissions") if isinstance(body, dict) else body
+    role = admin.set_role_permissions(name, permissions, _actor_id())
+    db.session.commit()
+    return jsonify(admin.role_summary(role))
+
+
+@bp.get("/audit")
+@require_permission("audit:read")
+def audit():
+    """``?user_id=&event=&page=&per_page=`` → ``{"events", "page", "per_page", "total"}``, newest first."""
+    page, per_page = admin.parse_paging(request.args.get("page"), request.args.get("per_page"), default_per_page=50)
+    return jsonify(admin.search_audit(request.args.get("user_id"), request.args.get("event"), page, per_page))
