@@ -67,9 +67,12 @@ def create_app(config: Mapping[str, str] | Settings | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=timedelta(seconds=LOGIN_STATE_LIFETIME),
         RATELIMIT_ENABLED=settings.ratelimit_enabled,
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
-        RATELIMIT_LOGIN=os.environ.get("RATELIMIT_LOGIN", "30 per minute"),
-        RATELIMIT_REFRESH=os.environ.get("RATELIMIT_REFRESH", "120 per minute"),
-        RATELIMIT_ADMIN_WRITE=os.environ.get("RATELIMIT_ADMIN_WRITE", "60 per minute"),
+        # A limiter storage outage must not take sign-in down with it.
+        RATELIMIT_SWALLOW_ERRORS=True,
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_LOGIN=settings.ratelimit_login,
+        RATELIMIT_REFRESH=settings.ratelimit_refresh,
+        RATELIMIT_ADMIN_WRITE=settings.ratelimit_admin_write,
         JSON_SORT_KEYS=False,
     )
     if settings.trusted_proxy_count:

@@ -76,6 +76,9 @@ class Settings:
     trusted_proxy_count: int = 1
     ratelimit_storage_uri: str = "memory://"
     ratelimit_enabled: bool = True
+    ratelimit_login: str = "30 per minute"
+    ratelimit_refresh: str = "120 per minute"
+    ratelimit_admin_write: str = "60 per minute"
     log_level: str = "INFO"
 
     @property
@@ -130,6 +133,18 @@ def _int_setting(env: Mapping[str, str], name: str, default: int, problems: list
         return default
     if not minimum <= value <= maximum:
         problems.append(f"{name} must be between {minimum} and {maximum}, got {value}")
+        return default
+    return value
+
+
+def _rate_setting(env: Mapping[str, str], name: str, default: str, problems: list[str]) -> str:
+    from limits import parse_many
+
+    value = (env.get(name) or default).strip()
+    try:
+        parse_many(value)
+    except ValueError:
+        problems.append(f"{name} must be a rate like '30 per minute' or '5/second', got {value!r}")
         return default
     return value
 
@@ -239,6 +254,14 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: str |
         problems.append(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
 
     ratelimit_enabled = (env.get("RATELIMIT_ENABLED") or "true").strip().lower() not in ("0", "false", "no", "off")
+    limits = {
+        name: _rate_setting(env, name, default, problems)
+        for name, default in (("RATELIMIT_LOGIN", "30 per minute"), ("RATELIMIT_REFRESH", "120 per minute"),
+                              ("RATELIMIT_ADMIN_WRITE", "60 per minute"))
+    }
+    storage = (env.get("RATELIMIT_STORAGE_URI") or "memory://").strip()
+    if not storage.startswith(("memory://", "redis://", "rediss://", "memcached://")):
+        problems.append(f"RATELIMIT_STORAGE_URI must be memory://, redis://host:port/db or memcached://host:port, got {storage!r}")
 
     if problems:
         raise ConfigError(problems)
@@ -264,8 +287,11 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: str |
         allowed_email_domains=frozenset(d.lstrip("@") for d in _split_list(env.get("ALLOWED_EMAIL_DOMAINS"))),
         admin_emails=_split_list(env.get("ADMIN_EMAILS")),
         trusted_proxy_count=proxies,
-        ratelimit_storage_uri=(env.get("RATELIMIT_STORAGE_URI") or "memory://").strip(),
+        ratelimit_storage_uri=storage,
         ratelimit_enabled=ratelimit_enabled,
+        ratelimit_login=limits["RATELIMIT_LOGIN"],
+        ratelimit_refresh=limits["RATELIMIT_REFRESH"],
+        ratelimit_admin_write=limits["RATELIMIT_ADMIN_WRITE"],
         log_level=log_level,
     )
 

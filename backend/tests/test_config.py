@@ -1,0 +1,221 @@
+"""Configuration: production refuses to start when a setting is wrong, and says which."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from authgw import create_app
+from authgw.config import ConfigError, load_settings
+from authgw.keys import SigningKeyError
+
+from .conftest import write_ec_key
+
+STRONG_SECRET = "k3J9x-QzP0vN7aLr2Yt8WmE5uBcH6dFgS1oIjKlMnOp"
+
+
+@pytest.fixture
+def key_file(tmp_path):
+    path = tmp_path / "signing.pem"
+    write_ec_key(path)
+    return path
+
+
+@pytest.fixture
+def production_env(tmp_path, key_file):
+    """A complete, valid production environment; tests remove or spoil one thing."""
+    return {
+        "APP_ENV": "production",
+        "PUBLIC_URL": "https://auth.example.test",
+        "DATABASE_URL": "mysql+pymysql://app:pw@db:3306/auth?charset=utf8mb4",
+        "SECRET_KEY": STRONG_SECRET,
+        "GOOGLE_CLIENT_ID": "123.apps.googleusercontent.com",
+        "GOOGLE_CLIENT_SECRET": "google-secret",
+        "GOOGLE_CLIENT_SECRET_FILE": str(tmp_path / "absent.json"),
+        "JWT_PRIVATE_KEY_FILE": str(key_file),
+    }
+
+
+def problems_of(env, tmp_path) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env, tmp_path / "instance")
+    return caught.value.problems
+
+
+def test_complete_production_configuration_is_accepted(production_env, tmp_path):
+    settings = load_settings(production_env, tmp_path / "instance")
+    assert settings.is_production
+    assert not settings.uses_dev_idp
+    assert settings.redirect_uri == "https://auth.example.test/api/auth/callback"
+    assert settings.secure_cookies
+
+
+def test_production_refuses_to_start_without_secret_key(production_env, tmp_path):
+    del production_env["SECRET_KEY"]
+    problems = problems_of(production_env, tmp_path)
+    assert len(problems) == 1 and "SECRET_KEY" in problems[0]
+
+
+@pytest.mark.parametrize("weak", ["changeme", "dev", "secret", "short-but-random-x7", "a" * 31])
+def test_production_refuses_a_weak_secret_key(production_env, tmp_path, weak):
+    production_env["SECRET_KEY"] = weak
+    problems = problems_of(production_env, tmp_path)
+    assert len(problems) == 1 and "SECRET_KEY" in problems[0]
+
+
+def test_production_refuses_the_dev_idp(production_env, tmp_path):
+    del production_env["GOOGLE_CLIENT_ID"]
+    del production_env["GOOGLE_CLIENT_SECRET"]
+    problems = problems_of(production_env, tmp_path)
+    assert any("GOOGLE_CLIENT_ID" in p and "dev IdP" in p for p in problems)
+
+
+def test_production_refuses_a_client_id_without_secret(production_env, tmp_path):
+    del production_env["GOOGLE_CLIENT_SECRET"]
+    problems = problems_of(production_env, tmp_path)
+    assert any("GOOGLE_CLIENT_SECRET" in p for p in problems)
+
+
+def test_production_refuses_to_start_without_signing_key_file(production_env, tmp_path):
+    del production_env["JWT_PRIVATE_KEY_FILE"]
+    problems = problems_of(production_env, tmp_path)
+    assert len(problems) == 1 and "JWT_PRIVATE_KEY_FILE" in problems[0]
+    assert not (tmp_path / "instance" / "jwt-signing-key.pem").exists()
+
+
+def test_signing_key_file_that_does_not_exist_is_refused(production_env, tmp_path):
+    production_env["JWT_PRIVATE_KEY_FILE"] = str(tmp_path / "missing.pem")
+    problems = problems_of(production_env, tmp_path)
+    assert any("JWT_PRIVATE_KEY_FILE" in p for p in problems)
+
+
+def test_production_refuses_to_start_without_database_url(production_env, tmp_path):
+    del production_env["DATABASE_URL"]
+    problems = problems_of(production_env, tmp_path)
+    assert len(problems) == 1 and "DATABASE_URL" in problems[0]
+
+
+def test_every_production_problem_is_reported_at_once(tmp_path):
+    env = {"APP_ENV": "production", "GOOGLE_CLIENT_SECRET_FILE": str(tmp_path / "absent.json"),
+           "ACCESS_TOKEN_TTL": "soon"}
+    text = "\n".join(problems_of(env, tmp_path))
+    for variable in ("SECRET_KEY", "GOOGLE_CLIENT_ID", "JWT_PRIVATE_KEY_FILE", "DATABASE_URL", "ACCESS_TOKEN_TTL"):
+        assert variable in text
+    # The exception's message lists them too (what an operator sees in the log).
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env, tmp_path)
+    assert all(variable in str(caught.value) for variable in ("SECRET_KEY", "DATABASE_URL", "JWT_PRIVATE_KEY_FILE"))
+
+
+def test_create_app_refuses_to_start_with_bad_production_settings(tmp_path):
+    with pytest.raises(ConfigError):
+        create_app({"APP_ENV": "production", "GOOGLE_CLIENT_SECRET_FILE": str(tmp_path / "absent.json")})
+
+
+@pytest.mark.parametrize("name, value", [
+    ("ACCESS_TOKEN_TTL", "abc"),
+    ("ACCESS_TOKEN_TTL", "0"),
+    ("ACCESS_TOKEN_TTL", "-5"),
+    ("ACCESS_TOKEN_TTL", "1.5"),
+    ("REFRESH_TOKEN_TTL", "1e6"),
+    ("REFRESH_TOKEN_TTL", "10"),
+    ("REFRESH_GRACE_SECONDS", "11"),
+    ("REFRESH_GRACE_SECONDS", "-1"),
+    ("TRUSTED_PROXY_COUNT", "many"),
+])
+def test_bad_numbers_are_refused_naming_the_variable(production_env, tmp_path, name, value):
+    production_env[name] = value
+    problems = problems_of(production_env, tmp_path)
+    assert len(problems) == 1 and name in problems[0]
+
+
+def test_bad_numbers_are_refused_outside_production_too(tmp_path):
+    env = {"APP_ENV": "development", "ACCESS_TOKEN_TTL": "x", "REFRESH_TOKEN_TTL": "y", "SECRET_KEY": "s",
+           "GOOGLE_CLIENT_SECRET_FILE": str(tmp_path / "absent.json")}
+    text = "\n".join(problems_of(env, tmp_path))
+    assert "ACCESS_TOKEN_TTL" in text and "REFRESH_TOKEN_TTL" in text
+
+
+def test_token_lifetimes_default_to_the_contract_values(production_env, tmp_path):
+    settings = load_settings(production_env, tmp_path)
+    assert (settings.access_token_ttl, settings.refresh_token_ttl) == (900, 2592000)
+    assert settings.refresh_grace_seconds <= 10
+    assert settings.jwt_issuer == "https://auth.example.test"
+    assert settings.jwt_audience == "api"
+
+
+def test_token_lifetimes_are_read_from_the_environment(production_env, tmp_path):
+    production_env.update(ACCESS_TOKEN_TTL="300", REFRESH_TOKEN_TTL="86400")
+    settings = load_settings(production_env, tmp_path)
+    assert (settings.access_token_ttl, settings.refresh_token_ttl) == (300, 86400)
+
+
+def test_client_id_and_secret_are_read_from_googles_client_secret_file(production_env, tmp_path):
+    del production_env["GOOGLE_CLIENT_ID"]
+    del production_env["GOOGLE_CLIENT_SECRET"]
+    secret_file = tmp_path / "client-secret.json"
+    secret_file.write_text(json.dumps({"web": {
+        "client_id": "987.apps.googleusercontent.com", "client_secret": "from-file",
+        "auth_uri": "https://accounts.google.com/o/oauth2/auth", "redirect_uris": ["https://auth.example.test/api/auth/callback"],
+    }}))
+    production_env["GOOGLE_CLIENT_SECRET_FILE"] = str(secret_file)
+    settings = load_settings(production_env, tmp_path)
+    assert (settings.oidc_client_id, settings.oidc_client_secret) == ("987.apps.googleusercontent.com", "from-file")
+    assert not settings.uses_dev_idp
+
+
+def test_client_secret_file_that_is_not_json_is_reported(production_env, tmp_path):
+    secret_file = tmp_path / "client-secret.json"
+    secret_file.write_text("{not json")
+    production_env["GOOGLE_CLIENT_SECRET_FILE"] = str(secret_file)
+    del production_env["GOOGLE_CLIENT_SECRET"]
+    problems = problems_of(production_env, tmp_path)
+    assert any("GOOGLE_CLIENT_SECRET_FILE" in p for p in problems)
+
+
+def test_client_secret_file_without_web_section_is_reported(production_env, tmp_path):
+    secret_file = tmp_path / "client-secret.json"
+    secret_file.write_text(json.dumps({"client_id": "x", "client_secret": "y"}))
+    production_env["GOOGLE_CLIENT_SECRET_FILE"] = str(secret_file)
+    del production_env["GOOGLE_CLIENT_ID"]
+    del production_env["GOOGLE_CLIENT_SECRET"]
+    problems = problems_of(production_env, tmp_path)
+    assert any("GOOGLE_CLIENT_SECRET_FILE" in p and "web" in p for p in problems)
+
+
+def test_unknown_app_env_is_refused_and_judged_as_production(tmp_path):
+    env = {"APP_ENV": "prod", "GOOGLE_CLIENT_SECRET_FILE": str(tmp_path / "absent.json")}
+    text = "\n".join(problems_of(env, tmp_path))
+    assert "APP_ENV" in text
+    assert "SECRET_KEY" in text  # the strictest rules applied to the rest
+
+
+@pytest.mark.parametrize("name, value", [("PUBLIC_URL", "localhost:8080"), ("JWT_ALGORITHM", "HS256"),
+                                         ("GOOGLE_DISCOVERY_URL", "ftp://idp.example.test")])
+def test_malformed_settings_are_refused(production_env, tmp_path, name, value):
+    production_env[name] = value
+    problems = problems_of(production_env, tmp_path)
+    assert len(problems) == 1 and name in problems[0]
+
+
+def test_development_without_google_client_uses_the_dev_idp(tmp_path):
+    env = {"APP_ENV": "development", "GOOGLE_CLIENT_SECRET_FILE": str(tmp_path / "absent.json")}
+    settings = load_settings(env, tmp_path / "instance")
+    assert settings.uses_dev_idp
+    assert settings.oidc_discovery_url.endswith("/.well-known/openid-configuration")
+
+
+def test_development_secret_key_is_random_per_instance_not_a_fixed_fallback(tmp_path):
+    env = {"APP_ENV": "development", "GOOGLE_CLIENT_SECRET_FILE": str(tmp_path / "absent.json")}
+    first = load_settings(env, tmp_path / "a").secret_key
+    again = load_settings(env, tmp_path / "a").secret_key
+    other = load_settings(env, tmp_path / "b").secret_key
+    assert first == again  # every worker of one instance signs with the same key
+    assert first != other
+    assert len(first) >= 32
+
+
+def test_signing_key_not_matching_jwt_algorithm_is_refused(make_app):
+    with pytest.raises(SigningKeyError):
+        make_app(JWT_ALGORITHM="RS256")
