@@ -71,9 +71,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def handle_http_error(exc: HTTPException):
         if exc.code == 429 and not isinstance(exc, APIError):
-            # Flask-Limiter's RateLimitExceeded: keep its Retry-After header.
-            limited = RateLimited(headers={k: v for k, v in exc.get_headers() if k.lower().startswith(("retry-after", "x-ratelimit"))})
-            return limited.get_response()
+            # Flask-Limiter's RateLimitExceeded: say when the window resets.
+            return RateLimited(headers={"Retry-After": str(_seconds_until_reset())}).get_response()
         return json_error_response(exc)
 
     @app.errorhandler(OperationalError)
@@ -96,6 +95,18 @@ def register_error_handlers(app: Flask) -> None:
     def handle_unexpected(exc: Exception):
         log.exception("unhandled error")
         return json_error_response(_server_error())
+
+
+def _seconds_until_reset() -> int:
+    """Seconds until the breached rate limit's window resets (at least 1)."""
+    import time
+
+    from .extensions import limiter
+
+    current = limiter.current_limit
+    if current is None:
+        return 1
+    return max(1, int(current.reset_at - time.time()) + 1)
 
 
 def _server_error() -> HTTPException:

@@ -9,4 +9,6 @@ from flask_sqlalchemy import SQLAlchemy
 db = SQLAlchemy()
 migrate = Migrate()
 oauth = OAuth()
-limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+# No X-RateLimit-*/Retry-After on every answer: errors.py adds Retry-After
+# to 429 answers only.
+limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=False)

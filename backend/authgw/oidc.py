@@ -33,10 +33,17 @@ ID_TOKEN_LEEWAY = 60
 #: Seconds to wait for the provider (discovery, token and JWKS endpoints).
 PROVIDER_TIMEOUT = 10
 _BACKCHANNEL_ENDPOINTS = ("token_endpoint", "jwks_uri", "userinfo_endpoint")
+#: Unfinished logins (tabs, retries) the login-state cookie remembers at once.
+MAX_PENDING_LOGINS = 4
 
 
 def register_provider(settings: Settings) -> None:
     """Register the OpenID provider with Authlib (discovery is fetched lazily)."""
+    # Authlib caches clients by name and ``register`` does not replace a
+    # cached one: without this, an app created after another in the same
+    # process would keep the first app's client id, secret, discovery URL
+    # and cached provider metadata and JWK Set.
+    oauth._clients.pop(PROVIDER, None)
     oauth.register(
         name=PROVIDER,
         client_id=settings.oidc_client_id,
@@ -77,6 +84,22 @@ def _next_key(state: str) -> str:
     return f"_next_{state}"
 
 
+def _forget_oldest_pending_logins(keep: int) -> None:
+    """Drop all but the ``keep`` newest unfinished logins from the login-state cookie.
+
+    Every started login adds its state, nonce and PKCE verifier to the
+    cookie; without a bound, about 17 unfinished logins push it past the
+    4 KB browsers accept, the browser keeps its old cookie, and every later
+    callback fails with ``invalid_state`` until that cookie expires.
+    """
+    prefix = f"_state_{PROVIDER}_"
+    pending = [key for key in session.keys() if key.startswith(prefix)]
+    pending.sort(key=lambda key: session[key].get("exp", 0) if isinstance(session[key], dict) else 0)
+    for key in pending[:max(0, len(pending) - keep)]:
+        session.pop(key, None)
+        session.pop(_next_key(key[len(prefix):]), None)
+
+
 def authorization_url(settings: Settings, next_path: str, login_hint: str | None) -> str:
     """Start a login: remember state, nonce, PKCE verifier and ``next``.
 
@@ -98,6 +121,7 @@ def authorization_url(settings: Settings, next_path: str, login_hint: str | None
         rv = client.create_authorization_url(settings.redirect_uri, **extra)
     except (requests.RequestException, AuthlibBaseError, ValueError, KeyError, RuntimeError) as exc:
         raise LoginFailed("provider_error", f"discovery failed: {exc.__class__.__name__}") from None
+    _forget_oldest_pending_logins(keep=MAX_PENDING_LOGINS - 1)
     client.save_authorize_data(redirect_uri=settings.redirect_uri, **rv)
     session[_next_key(rv["state"])] = next_path
     session.permanent = True  # bounded by PERMANENT_SESSION_LIFETIME
@@ -129,7 +153,16 @@ def complete_login() -> tuple[dict, str]:
         raise LoginFailed("invalid_state", "callback without state or code")
     client = oauth.create_client(PROVIDER)
     try:
-        token = client.authorize_access_token(leeway=ID_TOKEN_LEEWAY)
+        issuer = client.load_server_metadata().get("issuer")
+        if not issuer:
+            raise ValueError("discovery document without issuer")
+        # OpenID Connect Core §3.1.3.7 steps 2-3: ``iss`` is the provider's and
+        # ``aud`` contains our client id. Authlib checks ``aud`` only through
+        # ``azp``, so an ID token for another client carrying our ``azp``
+        # would pass without this.
+        claims_options = {"iss": {"essential": True, "value": issuer},
+                          "aud": {"essential": True, "value": client.client_id}}
+        token = client.authorize_access_token(leeway=ID_TOKEN_LEEWAY, claims_options=claims_options)
     except MismatchingStateError:
         raise LoginFailed("invalid_state", "unknown or reused state") from None
     except OAuthError as exc:

@@ -71,18 +71,26 @@ class RevocationFeed:
         """Record a revocation made by this process, effective at once."""
         self._revoked[session_id] = time.time()
 
+    def _stale(self) -> bool:
+        return time.monotonic() - self._last_success > self.max_staleness
+
     def _maybe_refresh(self, engine) -> None:
-        now = time.monotonic()
-        if now - self._last_attempt >= self.refresh_interval and self._lock.acquire(blocking=False):
-            try:
-                self._last_attempt = now
-                self._refresh(engine)
-                self._last_success = time.monotonic()
-            except SQLAlchemyError as exc:
-                log.warning("revocation feed refresh failed: %s", exc.__class__.__name__)
-            finally:
-                self._lock.release()
-        if time.monotonic() - self._last_success > self.max_staleness:
+        # One thread refreshes while the others go on with the current set;
+        # but while the feed is stale (at start-up, or after an outage) every
+        # thread waits for the refresh under way instead of failing at once.
+        if time.monotonic() - self._last_attempt >= self.refresh_interval or self._stale():
+            stale = self._stale()
+            if self._lock.acquire(blocking=stale, timeout=self.max_staleness if stale else -1):
+                try:
+                    if time.monotonic() - self._last_attempt >= self.refresh_interval:
+                        self._last_attempt = time.monotonic()
+                        self._refresh(engine)
+                        self._last_success = time.monotonic()
+                except SQLAlchemyError as exc:
+                    log.warning("revocation feed refresh failed: %s", exc.__class__.__name__)
+                finally:
+                    self._lock.release()
+        if self._stale():
             raise ServiceUnavailable("Cannot check token revocation: the database is unreachable.",
                                      headers={"Retry-After": "5"})
 

@@ -160,14 +160,15 @@ def clock(monkeypatch):
 
 @pytest.fixture
 def make_user(app):
-    """Create a user with roles; returns its id."""
+    """Create a user with roles (in ``on``, default ``app``); returns its id."""
 
     counter = iter(range(1, 10**6))
 
-    def factory(email: str | None = None, roles=("user",), active: bool = True, name: str = "Test User") -> int:
+    def factory(email: str | None = None, roles=("user",), active: bool = True, name: str = "Test User",
+                on=None) -> int:
         n = next(counter)
         email = email or f"user{n}@example.test"
-        with app.app_context():
+        with (on or app).app_context():
             user = User(issuer="https://idp.test", subject=f"factory-{n}", email=email, name=name,
                         active=active, created_at=datetime.now(timezone.utc))
             user.roles = list(_db.session.execute(sa.select(Role).where(Role.name.in_(roles))).scalars())
@@ -194,13 +195,14 @@ class SignedIn:
 
 @pytest.fixture
 def make_session(app):
-    """Open a session for a user id (as a login would); returns ``SignedIn``."""
+    """Open a session for a user id (as a login would, in ``on``, default ``app``); returns ``SignedIn``."""
 
-    def factory(user_id: int, user_agent: str = "pytest-browser", ip: str = "192.0.2.1") -> SignedIn:
-        with app.app_context():
+    def factory(user_id: int, user_agent: str = "pytest-browser", ip: str = "192.0.2.1", on=None) -> SignedIn:
+        target = on or app
+        with target.app_context():
             user = _db.session.get(User, user_id)
             row, refresh_raw = open_session(user, user_agent=user_agent, ip=ip,
-                                            ttl=app.extensions["authgw"]["settings"].refresh_token_ttl)
+                                            ttl=target.extensions["authgw"]["settings"].refresh_token_ttl)
             _db.session.commit()
             access, _ = authgw.views.auth.mint_access_token(row)
             return SignedIn(user_id, row.id, access, refresh_raw)

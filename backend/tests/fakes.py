@@ -69,6 +69,7 @@ class FakeProvider:
 
         ``claims`` override ID token claims (``OMIT`` removes one); the
         ``nonce`` claim defaults to the one of the authorization request.
+        ``sign_with``: another private key, or ``"none"`` for an unsigned token.
         """
         parts = urlsplit(authorization_url)
         assert f"{parts.scheme}://{parts.netloc}{parts.path}" == f"{self.issuer}/authorize", authorization_url
@@ -97,6 +98,8 @@ class FakeProvider:
         }
         claims.update(pending.claims)
         claims = {k: v for k, v in claims.items() if v is not OMIT}
+        if pending.sign_with == "none":
+            return f"{b64url_json({'alg': 'none', 'kid': pending.kid or self.kid})}.{b64url_json(claims)}."
         return jwt.encode(claims, pending.sign_with or self.key, algorithm="ES256",
                           headers={"kid": pending.kid or self.kid})
 

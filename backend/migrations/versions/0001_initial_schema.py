@@ -178,26 +178,8 @@ def _seed():
 
 
 def downgrade():
-    with op.batch_alter_table('refresh_tokens', schema=None) as batch_op:
-        batch_op.drop_index('ix_refresh_tokens_session_id')
-        batch_op.drop_index('ix_refresh_tokens_expires_at')
-
-    op.drop_table('refresh_tokens')
-    op.drop_table('user_roles')
-    with op.batch_alter_table('sessions', schema=None) as batch_op:
-        batch_op.drop_index('ix_sessions_user_id')
-        batch_op.drop_index('ix_sessions_revoked_at')
-        batch_op.drop_index('ix_sessions_expires_at')
-
-    op.drop_table('sessions')
-    op.drop_table('role_permissions')
-    with op.batch_alter_table('audit_events', schema=None) as batch_op:
-        batch_op.drop_index('ix_audit_events_user_id')
-        batch_op.drop_index('ix_audit_events_event')
-        batch_op.drop_index('ix_audit_events_created_at')
-
-    op.drop_table('audit_events')
-    op.drop_table('allowed_emails')
-    op.drop_table('users')
-    op.drop_table('roles')
-    op.drop_table('permissions')
+    # Dropping a table drops its indexes; dropping an index first fails on
+    # MySQL/MariaDB when a foreign key needs it (error 1553).
+    for table in ("refresh_tokens", "user_roles", "sessions", "role_permissions", "audit_events",
+                  "allowed_emails", "users", "roles", "permissions"):
+        op.drop_table(table)

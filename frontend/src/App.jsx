@@ -1,0 +1,42 @@
+import { lazy, Suspense } from 'react';
+import { Route, Routes } from 'react-router-dom';
+import Layout from './components/Layout.jsx';
+import { RequireAuth, RequirePermission } from './components/guards.jsx';
+import { Loading } from './components/ui.jsx';
+import Landing from './pages/Landing.jsx';
+import AuthCallback from './pages/AuthCallback.jsx';
+import LoginPage from './pages/LoginPage.jsx';
+import Profile from './pages/Profile.jsx';
+import Sessions from './pages/Sessions.jsx';
+import NotFound from './pages/NotFound.jsx';
+import { ADMIN_PERMISSIONS } from './routes.js';
+
+// The admin area is its own chunk: most users never download it.
+const AdminRoutes = lazy(() => import('./admin/AdminRoutes.jsx'));
+
+export default function App({ callback }) {
+  return (
+    <Routes>
+      <Route element={<Layout />}>
+        <Route index element={<Landing />} />
+        <Route path="auth/callback" element={<AuthCallback callback={callback} />} />
+        <Route path="login" element={<LoginPage />} />
+        <Route element={<RequireAuth />}>
+          <Route path="profile" element={<Profile />} />
+          <Route path="sessions" element={<Sessions />} />
+          <Route
+            path="admin/*"
+            element={
+              <RequirePermission anyOf={ADMIN_PERMISSIONS}>
+                <Suspense fallback={<Loading />}>
+                  <AdminRoutes />
+                </Suspense>
+              </RequirePermission>
+            }
+          />
+        </Route>
+        <Route path="*" element={<NotFound />} />
+      </Route>
+    </Routes>
+  );
+}

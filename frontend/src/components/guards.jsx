@@ -1,0 +1,44 @@
+import { Outlet, useLocation } from 'react-router-dom';
+import { useAuth } from '../auth/AuthContext.jsx';
+import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
+import { Loading, SignInButton } from './ui.jsx';
+
+/**
+ * Show the nested routes to signed-in users only. Anonymous visitors get a
+ * sign-in prompt that comes back to the same page; there is no automatic
+ * redirect to the provider, which would sign a user straight back in after
+ * signing out.
+ */
+export function RequireAuth() {
+  const { status } = useAuth();
+  const location = useLocation();
+  if (status === 'loading') return <Loading label="Restoring your session…" />;
+  if (status === 'anonymous') return <SignInRequired next={`${location.pathname}${location.search}`} />;
+  return <Outlet />;
+}
+
+function SignInRequired({ next }) {
+  useDocumentTitle('Sign in required');
+  return (
+    <section className="panel narrow center" aria-labelledby="signin-required-title">
+      <h1 id="signin-required-title">Sign in required</h1>
+      <p>This page is only available to signed-in users.</p>
+      <SignInButton next={next} />
+    </section>
+  );
+}
+
+/** Show children only when the token carries one of `anyOf`. */
+export function RequirePermission({ anyOf, children }) {
+  const { hasAnyPermission } = useAuth();
+  useDocumentTitle(hasAnyPermission(anyOf) ? undefined : 'Not allowed');
+  if (!hasAnyPermission(anyOf)) {
+    return (
+      <section className="panel narrow center" aria-labelledby="forbidden-title">
+        <h1 id="forbidden-title">Not allowed</h1>
+        <p>Your account does not have the permission this page needs ({anyOf.join(' or ')}).</p>
+      </section>
+    );
+  }
+  return children;
+}

@@ -1,0 +1,185 @@
+import { useState } from 'react';
+import { useAuth } from '../auth/AuthContext.jsx';
+import { SessionEndedError } from '../api/client.js';
+import { Alert, ErrorMessage, Loading } from '../components/ui.jsx';
+import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
+import { useResource } from '../hooks/useResource.js';
+import { describeUserAgent, formatTime } from '../lib/format.js';
+
+function When({ label, value }) {
+  const time = formatTime(value);
+  if (!time) return null;
+  return (
+    <span>
+      {label}{' '}
+      <time dateTime={time.iso} title={time.absolute}>
+        {time.relative}
+      </time>
+    </span>
+  );
+}
+
+function SessionItem({ session, onRevoke, busy }) {
+  const { signOut, setNotice } = useAuth();
+  const device = describeUserAgent(session.user_agent);
+  const [signingOut, setSigningOut] = useState(false);
+
+  async function signOutHere() {
+    setSigningOut(true);
+    try {
+      await signOut();
+    } catch {
+      setNotice({ kind: 'error', text: 'Signing out did not work. Please try again.' });
+      setSigningOut(false);
+    }
+  }
+
+  return (
+    <li className={`session${session.current ? ' session-current' : ''}`} data-testid="session" data-session-id={session.id}>
+      <div className="session-main">
+        <p className="session-device">
+          {device}
+          {session.current && <span className="badge">This device</span>}
+        </p>
+        <p className="session-meta muted small">
+          {session.ip && <span>IP {session.ip}</span>}
+          <When label="Signed in" value={session.created_at} />
+          <When label="Last active" value={session.last_used_at} />
+        </p>
+        {session.user_agent && (
+          <p className="session-ua muted small break" title={session.user_agent}>
+            {session.user_agent}
+          </p>
+        )}
+      </div>
+      <div className="session-actions">
+        {session.current ? (
+          <button type="button" className="button button-secondary button-small" onClick={signOutHere} disabled={signingOut}>
+            {signingOut ? 'Signing out…' : 'Sign out'}
+          </button>
+        ) : (
+          <button
+            type="button"
+            className="button button-danger button-small"
+            onClick={() => onRevoke(session)}
+            disabled={busy}
+            aria-label={`Revoke session: ${device}${session.ip ? `, IP ${session.ip}` : ''}`}
+          >
+            {busy ? 'Revoking…' : 'Revoke'}
+          </button>
+        )}
+      </div>
+    </li>
+  );
+}
+
+function SignOutEverywhere() {
+  const { signOutEverywhere } = useAuth();
+  const [step, setStep] = useState('idle'); // idle | confirm | busy
+  const [error, setError] = useState(null);
+
+  async function confirm() {
+    setStep('busy');
+    setError(null);
+    try {
+      await signOutEverywhere();
+    } catch (e) {
+      if (e instanceof SessionEndedError) return;
+      setError(e);
+      setStep('confirm');
+    }
+  }
+
+  return (
+    <section className="panel danger-zone" aria-labelledby="everywhere-title">
+      <h2 id="everywhere-title">Sign out everywhere</h2>
+      <p className="muted">Ends every session of your account, on all devices, this one included.</p>
+      {error && (
+        <Alert kind="error" title="Could not sign out everywhere">
+          {error.description || error.message || 'Please try again.'}
+        </Alert>
+      )}
+      {step === 'idle' ? (
+        <button type="button" className="button button-danger" onClick={() => setStep('confirm')}>
+          Sign out everywhere
+        </button>
+      ) : (
+        <div className="actions" role="group" aria-label="Confirm signing out everywhere">
+          <span>Sign out on every device?</span>
+          <button type="button" className="button button-danger" onClick={confirm} disabled={step === 'busy'} autoFocus>
+            {step === 'busy' ? 'Signing out…' : 'Yes, sign out everywhere'}
+          </button>
+          <button type="button" className="button button-ghost" onClick={() => setStep('idle')} disabled={step === 'busy'}>
+            Cancel
+          </button>
+        </div>
+      )}
+    </section>
+  );
+}
+
+export default function Sessions() {
+  const { api } = useAuth();
+  useDocumentTitle('Devices');
+  const list = useResource(() => api.get('/api/auth/sessions'), [api]);
+  const [revoking, setRevoking] = useState(null);
+  const [revoked, setRevoked] = useState(() => new Set());
+  const [message, setMessage] = useState(null);
+
+  const sessions = (Array.isArray(list.data?.sessions) ? list.data.sessions : []).filter((s) => !revoked.has(s.id));
+  // This device first, then the most recently used.
+  sessions.sort((a, b) => Number(Boolean(b.current)) - Number(Boolean(a.current)) || String(b.last_used_at || '').localeCompare(String(a.last_used_at || '')));
+
+  async function revoke(session) {
+    setRevoking(session.id);
+    setMessage(null);
+    try {
+      await api.delete(`/api/auth/sessions/${encodeURIComponent(session.id)}`);
+      setRevoked((previous) => new Set(previous).add(session.id));
+      setMessage({ kind: 'success', text: `Signed out ${describeUserAgent(session.user_agent)}.` });
+    } catch (error) {
+      if (error instanceof SessionEndedError) return;
+      if (error.status === 404) {
+        setRevoked((previous) => new Set(previous).add(session.id));
+        setMessage({ kind: 'info', text: 'That session had already ended.' });
+      } else {
+        setMessage({ kind: 'error', text: `Could not revoke the session: ${error.description || error.message}` });
+      }
+    } finally {
+      setRevoking(null);
+    }
+  }
+
+  return (
+    <>
+      <div className="page-head">
+        <h1>Devices and sessions</h1>
+        <button type="button" className="button button-ghost button-small" onClick={list.reload} disabled={list.loading}>
+          {list.loading && list.data ? 'Refreshing…' : 'Refresh'}
+        </button>
+      </div>
+      <p className="muted">Every browser or device where you signed in has its own session. Revoke the ones you do not recognise.</p>
+      {message && (
+        <Alert kind={message.kind} onDismiss={() => setMessage(null)}>
+          {message.text}
+        </Alert>
+      )}
+      <section className="panel" aria-labelledby="sessions-title" aria-busy={list.loading}>
+        <h2 id="sessions-title" className="visually-hidden">
+          Active sessions
+        </h2>
+        {list.loading && !list.data && <Loading label="Loading your sessions…" />}
+        {list.error && <ErrorMessage error={list.error} what="your sessions" onRetry={list.reload} />}
+        {list.data && !list.error && sessions.length === 0 && <p className="muted">No active sessions.</p>}
+        {sessions.length > 0 && (
+          <ul className="session-list">
+            {sessions.map((session) => (
+              <SessionItem key={session.id} session={session} onRevoke={revoke} busy={revoking === session.id} />
+            ))}
+          </ul>
+        )}
+      </section>
+      <SignOutEverywhere />
+    </>
+  );
+}
