@@ -43,6 +43,20 @@ def whoami():
     return jsonify(subject=claims["sub"], session_id=claims["sid"], gateway_headers=headers)
 
 
+@bp.get("/api/public/ping")
+@public
+def public_ping():
+    """``200 {"pong": true}`` without a token: the benchmark's baseline."""
+    return jsonify(pong=True)
+
+
+@bp.get("/api/ping")
+def ping():
+    """``200 {"pong": true, "sub"}`` with a valid token: the same work as
+    ``/api/public/ping`` behind the gateway check and the backend's own."""
+    return jsonify(pong=True, sub=verify_token_in_request()["sub"])
+
+
 @bp.get("/api/health")
 @public
 def health():
