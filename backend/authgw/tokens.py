@@ -9,6 +9,9 @@ refused, and every claim of CONTRACT.md must be present with its type.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import secrets
 import time
 from typing import Iterable
@@ -106,10 +109,7 @@ def decode_access_token(token: str, key_set: KeySet, *, issuer: str, audience: s
         raise TokenInvalid("The access token is too large or not ASCII.")
     if token.count(".") != 2:
         raise TokenInvalid("The access token is not a compact JWS.")
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError:
-        raise TokenInvalid("The access token header is malformed.") from None
+    header = _unverified_header(token)
     typ = header.get("typ")
     if not isinstance(typ, str) or typ.lower() not in ACCESS_TOKEN_TYPES:
         raise TokenInvalid('The token is not an access token (typ must be "at+jwt").')
@@ -147,6 +147,23 @@ def decode_access_token(token: str, key_set: KeySet, *, issuer: str, audience: s
         raise TokenInvalid("The access token is malformed.") from None
     _check_claim_types(claims)
     return claims
+
+
+def _unverified_header(token: str) -> dict:
+    """Decode only the JOSE header, to pick the key (RFC 7515 §5.2 step 2-3).
+
+    ``jwt.get_unverified_header`` decodes the whole token (about 19 µs); the
+    header alone costs about 3. Nothing here is trusted: ``jwt.decode`` then
+    verifies the complete token with the key this header names.
+    """
+    segment = token.split(".", 1)[0]
+    try:
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, binascii.Error):
+        raise TokenInvalid("The access token header is malformed.") from None
+    if not isinstance(header, dict):
+        raise TokenInvalid("The access token header is malformed.")
+    return header
 
 
 def _check_claim_types(claims: dict) -> None:
