@@ -68,7 +68,9 @@ def provision_user(settings: Settings, claims: dict) -> User:
             ``not_allowed``, ``account_disabled``.
     """
     email = claims.get("email")
-    if not isinstance(email, str) or "@" not in email or len(email) > 254:
+    if (not isinstance(email, str) or "@" not in email or len(email) > 254
+            or not all(0x21 <= ord(ch) < 0x7F for ch in email)):
+        # Printable ASCII only: the email travels in X-Auth-Email headers.
         raise LoginFailed("invalid_id_token", "ID token without a usable email")
     email = email.strip().lower()
     if not _email_verified(claims):

@@ -384,3 +384,8 @@ def test_failed_login_is_audited_with_its_reason(app, client, provider):
 def test_failed_login_clears_the_used_login_state(client, provider):
     response = login(client, provider, email_verified=False)
     assert is_cleared(set_cookies(response)["login_state"])
+
+
+@pytest.mark.parametrize("email", ["eve\n@example.com", "eve @example.com", "évé@example.com", "eve@exa\rmple.com"])
+def test_email_that_cannot_travel_in_identity_headers_is_refused(client, provider, email):
+    assert_login_error(login(client, provider, email=email), "invalid_id_token")
