@@ -29,7 +29,12 @@ export function AuthProvider({ api, children }) {
   const [restoring, setRestoring] = useState(() => api.getAccessToken() === null);
   const [notice, setNotice] = useState(null);
 
-  useEffect(() => api.subscribe(setToken), [api]);
+  useEffect(() => {
+    // Another tab may have handed this one a token between the client's
+    // creation and this subscription: start from the client's current value.
+    setToken(api.getAccessToken());
+    return api.subscribe(setToken);
+  }, [api]);
 
   useEffect(() => {
     api.setOnSessionEnded(({ reason }) => {
@@ -52,7 +57,10 @@ export function AuthProvider({ api, children }) {
         }
       })
       .finally(() => {
-        if (active) setRestoring(false);
+        if (active) {
+          setToken(api.getAccessToken());
+          setRestoring(false);
+        }
       });
     return () => {
       active = false;
