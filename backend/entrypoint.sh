@@ -7,6 +7,7 @@
 set -eu
 cd "$(dirname "$0")"
 export FLASK_APP=authgw:create_app
+python -m authgw check-config
 flask wait-for-db
 flask db upgrade
 exec gunicorn --config gunicorn.conf.py "authgw:create_app()"

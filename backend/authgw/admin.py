@@ -16,8 +16,8 @@ from .audit import record_event
 from .clock import utcnow
 from .exceptions import InvalidRequest, NotFound
 from .extensions import db
-from .models import AllowedEmail, AuditEvent, Permission, Role, User
-from .sessions import revoke_user_sessions
+from .models import AllowedEmail, AuditEvent, Permission, Role, Session, User
+from .sessions import revoke_session, revoke_user_sessions
 
 ROLE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 PERMISSION_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,30}:[a-z][a-z0-9_-]{0,30}$")
@@ -213,6 +213,19 @@ def update_user(user: User, changes, actor_id: int | None) -> User:
     if "active" in changes:
         set_user_active(user, changes["active"], actor_id)
     return user
+
+
+def revoke_user_session(user: User, session_id: str, actor_id: int | None) -> None:
+    """Revoke one live session of ``user``; its access tokens are refused within seconds.
+
+    Raises:
+        NotFound: no live session ``session_id`` belongs to ``user``.
+    """
+    session = db.session.get(Session, session_id[:43]) if isinstance(session_id, str) else None
+    if session is None or session.user_id != user.id or session.revoked_at is not None:
+        raise NotFound("No such live session for this user.")
+    revoke_session(session, reason="revoked_by_admin")
+    record_event("session_revoked", user_id=user.id, actor_id=actor_id, session_id=session.id, by="admin")
 
 
 def allow_email(email, actor_id: int | None) -> AllowedEmail:

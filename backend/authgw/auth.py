@@ -157,9 +157,12 @@ def require_permission(*permissions: str, any_of: Iterable[str] = ()) -> Callabl
         @wraps(view)
         def wrapper(*args, **kwargs):
             granted = set(verify_token_in_request()["permissions"])
-            if not all_needed <= granted or (any_needed and not any_needed & granted):
-                needed = sorted(all_needed) or sorted(any_needed)
-                raise InsufficientScope(f"This request needs the permission {' and '.join(needed) if all_needed else ' or '.join(needed)}.")
+            # Name what is missing, not what the token already grants.
+            missing = sorted(all_needed - granted)
+            if missing:
+                raise InsufficientScope(f"This request needs the permission {' and '.join(missing)}.")
+            if any_needed and not any_needed & granted:
+                raise InsufficientScope(f"This request needs the permission {' or '.join(sorted(any_needed))}.")
             return view(*args, **kwargs)
 
         wrapper.requires_auth = True

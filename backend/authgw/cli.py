@@ -7,6 +7,7 @@ import time
 import click
 import sqlalchemy as sa
 from flask import Flask
+from flask.cli import AppGroup
 from sqlalchemy.exc import OperationalError
 
 from .extensions import db
@@ -51,7 +52,8 @@ def register_cli(app: Flask) -> None:
         click.echo(f"database ready after {waited:.1f} s")
 
     @app.cli.command("purge")
-    @click.option("--retention", default=86400, show_default=True, help="Seconds to keep revoked sessions and spent tokens.")
+    @click.option("--retention", default=86400, show_default=True, type=click.IntRange(min=0),
+                  help="Seconds to keep revoked sessions and spent tokens.")
     def purge_command(retention: int) -> None:
         """Delete expired sessions and spent or expired refresh tokens."""
         from .sessions import purge_expired
@@ -81,8 +83,10 @@ def register_admin_cli(app: Flask) -> None:
     actor (the operator's shell)."""
     from . import admin
 
-    users = click.Group("users", help="List users, change their roles and activation, allow emails.")
-    roles = click.Group("roles", help="List and create roles, set their permissions.")
+    # AppGroup: every subcommand runs in the app context, however the CLI is
+    # invoked (the ``flask`` script, ``app.test_cli_runner()``, ``app.cli.main()``).
+    users = AppGroup("users", help="List users, change their roles and activation, allow emails.")
+    roles = AppGroup("roles", help="List and create roles, set their permissions.")
     app.cli.add_command(users)
     app.cli.add_command(roles)
 

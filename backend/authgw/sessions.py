@@ -168,26 +168,38 @@ def purge_expired(*, retention: int = 86400, now: datetime | None = None, batch:
     holds long locks.
 
     Args:
-        retention: seconds to keep revoked sessions and spent tokens (the
-            revocation feed and reuse detection need recent ones).
+        retention: seconds (>= 0) to keep revoked sessions and spent tokens
+            (the revocation feed and reuse detection need recent ones).
+            Revoked sessions are kept at least for the revocation feed's
+            window whatever ``retention`` says: their rows are how other
+            workers learn that the session's live access tokens are refused.
         now: current time (default ``utcnow()``).
         batch: rows per DELETE statement.
 
     Returns:
-        dict: ``{"sessions": n, "refresh_tokens": m}`` rows deleted.
+        dict: ``{"sessions": n, "refresh_tokens": m}`` rows deleted
+        (``m`` includes the tokens deleted with their sessions).
+
+    Raises:
+        ValueError: negative ``retention`` or ``batch`` below 1.
     """
+    if retention < 0 or batch < 1:
+        raise ValueError("retention must be >= 0 and batch >= 1")
     now = now or utcnow()
     horizon = now - timedelta(seconds=retention)
+    feed = current_app.extensions.get("authgw.revocation_feed")
+    revoked_horizon = now - timedelta(seconds=max(retention, feed.window if feed is not None else 0))
     deleted = {"sessions": 0, "refresh_tokens": 0}
     token_filter = sa.or_(RefreshToken.expires_at < now, RefreshToken.spent_at < horizon)
-    session_filter = sa.or_(Session.expires_at < now, Session.revoked_at < horizon)
+    session_filter = sa.or_(Session.expires_at < now, Session.revoked_at < revoked_horizon)
     for key, model, condition in (("refresh_tokens", RefreshToken, token_filter), ("sessions", Session, session_filter)):
         while True:
             ids = db.session.execute(sa.select(model.id).where(condition).limit(batch)).scalars().all()
             if not ids:
                 break
             if model is Session:
-                db.session.execute(sa.delete(RefreshToken).where(RefreshToken.session_id.in_(ids)))
+                result = db.session.execute(sa.delete(RefreshToken).where(RefreshToken.session_id.in_(ids)))
+                deleted["refresh_tokens"] += result.rowcount
             db.session.execute(sa.delete(model).where(model.id.in_(ids)))
             db.session.commit()
             deleted[key] += len(ids)

@@ -8,7 +8,9 @@
   through ``requests`` is answered by it; any other host raises
   ``ConnectionError``, so no test can reach the network.
 - ``clock``: a clock that tests can move (``clock.advance(seconds)``).
-- ``make_user`` / ``make_session``: small factories.
+- ``make_user`` / ``make_session`` / ``make_role``: small factories;
+  ``signed_in_with(*permissions)``: a signed-in user holding exactly those
+  permissions; ``signed_in_admin``: one with the built-in ``admin`` role.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import authgw.sessions
 import authgw.views.auth
 from authgw import create_app
 from authgw.extensions import db as _db
-from authgw.models import Role, User
+from authgw.models import Permission, Role, User
 from authgw.sessions import open_session
 
 from .fakes import FakeProvider, install_fake_http
@@ -213,3 +215,38 @@ def make_session(app):
 @pytest.fixture
 def signed_in(make_user, make_session):
     return make_session(make_user())
+
+
+@pytest.fixture
+def make_role(app):
+    """Create a role holding ``permissions`` (in ``on``, default ``app``); returns its name."""
+
+    def factory(name: str, permissions=(), on=None) -> str:
+        with (on or app).app_context():
+            role = Role(name=name, description="",
+                        permissions=list(_db.session.execute(sa.select(Permission).where(
+                            Permission.name.in_(list(permissions)))).scalars()))
+            assert len(role.permissions) == len(set(permissions)), f"unknown permission in {permissions}"
+            _db.session.add(role)
+            _db.session.commit()
+        return name
+
+    return factory
+
+
+@pytest.fixture
+def signed_in_admin(make_user, make_session):
+    """A signed-in account with the built-in ``admin`` role (every admin permission)."""
+    return make_session(make_user(email="admin@example.test", roles=("user", "admin"), name="Ada Admin"))
+
+
+@pytest.fixture
+def signed_in_with(make_role, make_user, make_session):
+    """``signed_in_with(*permissions)``: a signed-in user whose extra role grants exactly ``permissions``."""
+    counter = iter(range(1, 10**6))
+
+    def factory(*permissions) -> SignedIn:
+        role = make_role(f"holder-{next(counter)}", permissions)
+        return make_session(make_user(roles=("user", role)))
+
+    return factory

@@ -177,3 +177,23 @@ class TestWithRestrictedBackend:
                 break
         assert statuses[-1] == 429, statuses
         assert all(status == 401 for status in statuses[:-1]), statuses
+
+
+def test_admin_revokes_one_session_of_a_user_within_5s(base_url, admin):
+    email = unique_email("lostphone")
+    phone = browser_login(email)
+    laptop = browser_login(email)
+    me = requests.get(f"{base_url}/api/me", headers=phone.auth, timeout=10).json()
+    detail = requests.get(f"{base_url}/api/admin/users/{me['id']}", headers=admin.auth, timeout=10).json()
+    assert len(detail["sessions"]) == 2
+    phone_sid = requests.get(f"{base_url}/api/whoami", headers=phone.auth, timeout=10).json()["session_id"]
+    response = requests.delete(f"{base_url}/api/admin/users/{me['id']}/sessions/{phone_sid}", headers=admin.auth, timeout=10)
+    assert response.status_code == 204
+    refused, seconds = wait_until(
+        lambda: requests.get(f"{base_url}/api/me", headers=phone.auth, timeout=10).status_code == 401, timeout=6)
+    assert refused and seconds <= 5.0
+    assert requests.get(f"{base_url}/api/me", headers=laptop.auth, timeout=10).status_code == 200
+    again = requests.delete(f"{base_url}/api/admin/users/{me['id']}/sessions/{phone_sid}", headers=admin.auth, timeout=10)
+    assert again.status_code == 404
+    events = _audit(base_url, admin, user_id=me["id"], event="session_revoked")
+    assert any(e["details"].get("by") == "admin" and e["actor_id"] for e in events)

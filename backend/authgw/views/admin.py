@@ -65,6 +65,17 @@ def patch_user(user_id):
     return jsonify(admin.user_summary(user))
 
 
+@bp.delete("/users/<user_id>/sessions/<session_id>")
+@require_permission("users:write")
+@limiter.limit(_write_limit)
+def revoke_user_session(user_id, session_id):
+    """Revoke one live session of a user (e.g. a lost phone); 204, or 404."""
+    user = admin.get_user(user_id)
+    admin.revoke_user_session(user, session_id, _actor_id())
+    db.session.commit()
+    return Response(status=204)
+
+
 @bp.get("/allowed-emails")
 @require_permission("users:read")
 def list_allowed_emails():
@@ -81,7 +92,7 @@ def allow_email():
         raise InvalidRequest("The body must be a JSON object.")
     row = admin.allow_email(body.get("email"), _actor_id())
     db.session.commit()
-    return jsonify(email=row.email), 201
+    return jsonify(email=row.email, created_at=row.created_at.isoformat().replace("+00:00", "Z")), 201
 
 
 @bp.get("/roles")

@@ -1,51 +1,98 @@
-import { Route, Routes } from 'react-router-dom';
+import { Navigate, NavLink, Outlet, Route, Routes } from 'react-router-dom';
 import { useAuth } from '../auth/AuthContext.jsx';
-import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
+import { RequirePermission } from '../components/guards.jsx';
 import NotFound from '../pages/NotFound.jsx';
+import AllowedEmailsPage from './AllowedEmailsPage.jsx';
+import AuditPage from './AuditPage.jsx';
+import { ADMIN_SECTIONS, visibleSections } from './permissions.js';
+import RolesPage from './RolesPage.jsx';
+import UserDetailPage from './UserDetailPage.jsx';
+import UsersPage from './UsersPage.jsx';
 
 /**
- * The admin area, mounted at `/admin/*` behind <RequirePermission> (see
- * App.jsx and routes.js). Each section names the permission its API needs
- * (CONTRACT.md, "Admin API"); a later issue adds the pages here, e.g.
- * `<Route path="users" element={<Users />} />`, each wrapped in its own
- * <RequirePermission anyOf={['users:read']}>.
+ * The admin area, mounted at `/admin/*` behind <RequirePermission> with
+ * ADMIN_PERMISSIONS (App.jsx): anyone without one of them never loads this
+ * chunk and makes no admin request. Inside, each section is guarded by its
+ * own permission (permissions.js); the API enforces them all anyway.
  */
-export const ADMIN_SECTIONS = [
-  { path: 'users', title: 'Users', permission: 'users:read', text: 'Find users, see their roles, disable accounts.' },
-  { path: 'roles', title: 'Roles and permissions', permission: 'roles:write', text: 'Create roles and choose their permissions.' },
-  { path: 'audit', title: 'Audit log', permission: 'audit:read', text: 'Security events: sign-ins, token reuse, revocations.' },
-];
-
-function AdminHome() {
-  const { hasPermission } = useAuth();
-  useDocumentTitle('Admin');
+function AdminLayout() {
+  const { permissions } = useAuth();
+  const sections = visibleSections(permissions);
   return (
-    <>
-      <div className="page-head">
-        <h1>Administration</h1>
-      </div>
-      <ul className="grid-3 plain">
-        {ADMIN_SECTIONS.map((section) => (
-          <li key={section.path} className="panel">
-            <h2>{section.title}</h2>
-            <p className="muted">{section.text}</p>
-            <p className="small">
-              Needs <code>{section.permission}</code>:{' '}
-              {hasPermission(section.permission) ? 'you have it.' : 'you do not have it.'}
-            </p>
-            <p className="small muted">Coming soon.</p>
-          </li>
-        ))}
-      </ul>
-    </>
+    <div className="admin">
+      <nav className="admin-nav" aria-label="Admin sections">
+        <ul>
+          {sections.map((section) => (
+            <li key={section.path}>
+              <NavLink to={`/admin/${section.path}`}>{section.title}</NavLink>
+            </li>
+          ))}
+        </ul>
+      </nav>
+      <Outlet />
+    </div>
   );
+}
+
+/** `/admin` opens the first section the token may see. */
+function AdminIndex() {
+  const { permissions } = useAuth();
+  const [first] = visibleSections(permissions);
+  if (!first) return <NotFound />;
+  return <Navigate to={`/admin/${first.path}`} replace />;
+}
+
+function section(path) {
+  return ADMIN_SECTIONS.find((s) => s.path === path).anyOf;
 }
 
 export default function AdminRoutes() {
   return (
     <Routes>
-      <Route index element={<AdminHome />} />
-      <Route path="*" element={<NotFound />} />
+      <Route element={<AdminLayout />}>
+        <Route index element={<AdminIndex />} />
+        <Route
+          path="users"
+          element={
+            <RequirePermission anyOf={section('users')}>
+              <UsersPage />
+            </RequirePermission>
+          }
+        />
+        <Route
+          path="users/:id"
+          element={
+            <RequirePermission anyOf={section('users')}>
+              <UserDetailPage />
+            </RequirePermission>
+          }
+        />
+        <Route
+          path="allowed-emails"
+          element={
+            <RequirePermission anyOf={section('allowed-emails')}>
+              <AllowedEmailsPage />
+            </RequirePermission>
+          }
+        />
+        <Route
+          path="roles"
+          element={
+            <RequirePermission anyOf={section('roles')}>
+              <RolesPage />
+            </RequirePermission>
+          }
+        />
+        <Route
+          path="audit"
+          element={
+            <RequirePermission anyOf={section('audit')}>
+              <AuditPage />
+            </RequirePermission>
+          }
+        />
+        <Route path="*" element={<NotFound />} />
+      </Route>
     </Routes>
   );
 }

@@ -28,17 +28,25 @@ function SignInRequired({ next }) {
   );
 }
 
-/** Show children only when the token carries one of `anyOf`. */
+function NotAuthorised({ anyOf }) {
+  useDocumentTitle('Not authorised');
+  return (
+    <section className="panel narrow center" aria-labelledby="forbidden-title">
+      <h1 id="forbidden-title">Not authorised</h1>
+      <p>Your account does not have the permission this page needs ({anyOf.join(' or ')}).</p>
+      <p className="muted small">If it was granted a moment ago, it shows after your next sign-in or token refresh.</p>
+    </section>
+  );
+}
+
+/**
+ * Show children only when the token carries one of `anyOf`; else a "Not
+ * authorised" page (and the children never mount, so they request nothing).
+ * It leaves the document title to the children: effects run child first, so
+ * setting it here too would overwrite theirs.
+ */
 export function RequirePermission({ anyOf, children }) {
   const { hasAnyPermission } = useAuth();
-  useDocumentTitle(hasAnyPermission(anyOf) ? undefined : 'Not allowed');
-  if (!hasAnyPermission(anyOf)) {
-    return (
-      <section className="panel narrow center" aria-labelledby="forbidden-title">
-        <h1 id="forbidden-title">Not allowed</h1>
-        <p>Your account does not have the permission this page needs ({anyOf.join(' or ')}).</p>
-      </section>
-    );
-  }
+  if (!hasAnyPermission(anyOf)) return <NotAuthorised anyOf={anyOf} />;
   return children;
 }

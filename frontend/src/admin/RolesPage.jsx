@@ -1,0 +1,249 @@
+import { useEffect, useState } from 'react';
+import { SessionEndedError } from '../api/client.js';
+import { Alert, Loading } from '../components/ui.jsx';
+import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
+import { useResource } from '../hooks/useResource.js';
+import { describeError, sameNames } from './adminApi.js';
+import { AdminError } from './components.jsx';
+import { useAdmin } from './useAdmin.js';
+
+/** Checkboxes for a set of permissions, in a labelled fieldset. */
+function PermissionChecks({ idPrefix, legend, permissions, checked, onChange, disabled }) {
+  function toggle(name, on) {
+    const next = new Set(checked);
+    if (on) next.add(name);
+    else next.delete(name);
+    onChange(next);
+  }
+  return (
+    <fieldset className="check-list">
+      <legend>{legend}</legend>
+      {permissions.length === 0 && <p className="muted small">No permissions defined.</p>}
+      {permissions.map((permission) => {
+        const inputId = `${idPrefix}-${permission.name}`;
+        return (
+          <div key={permission.name} className="check">
+            <input
+              id={inputId}
+              type="checkbox"
+              checked={checked.has(permission.name)}
+              disabled={disabled}
+              onChange={(event) => toggle(permission.name, event.target.checked)}
+            />
+            <label htmlFor={inputId}>
+              <code className="check-name">{permission.name}</code>
+              {permission.description && <span className="muted small"> {permission.description}</span>}
+            </label>
+          </div>
+        );
+      })}
+    </fieldset>
+  );
+}
+
+function Message({ message, onDismiss }) {
+  if (!message) return null;
+  return (
+    <Alert kind={message.kind} onDismiss={onDismiss}>
+      {message.text}
+      {message.code && <span className="error-code"> ({message.code})</span>}
+    </Alert>
+  );
+}
+
+function CreateRoleForm({ permissions, onCreated }) {
+  const { admin } = useAdmin();
+  const [name, setName] = useState('');
+  const [description, setDescription] = useState('');
+  const [checked, setChecked] = useState(() => new Set());
+  const [busy, setBusy] = useState(false);
+  const [message, setMessage] = useState(null);
+
+  async function submit(event) {
+    event.preventDefault();
+    setBusy(true);
+    setMessage(null);
+    try {
+      const role = await admin.createRole({ name: name.trim(), description: description.trim(), permissions: [...checked].sort() });
+      setMessage({ kind: 'success', text: `Role ${role?.name || name.trim()} created.` });
+      setName('');
+      setDescription('');
+      setChecked(new Set());
+      onCreated();
+    } catch (error) {
+      if (error instanceof SessionEndedError) return;
+      setMessage({ kind: 'error', text: describeError(error), code: error?.code });
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section className="panel" aria-labelledby="create-role-title">
+      <h2 id="create-role-title">Create a role</h2>
+      <form onSubmit={submit} noValidate>
+        <div className="form-grid">
+          <div className="field">
+            <label htmlFor="role-name">Name</label>
+            <input
+              id="role-name"
+              type="text"
+              value={name}
+              onChange={(event) => setName(event.target.value)}
+              autoComplete="off"
+              spellCheck={false}
+              maxLength={64}
+              aria-describedby="role-name-hint"
+              required
+            />
+            <span id="role-name-hint" className="muted small">
+              Lower-case letters, digits, - or _, starting with a letter.
+            </span>
+          </div>
+          <div className="field">
+            <label htmlFor="role-description">Description</label>
+            <input
+              id="role-description"
+              type="text"
+              value={description}
+              onChange={(event) => setDescription(event.target.value)}
+              maxLength={255}
+            />
+          </div>
+        </div>
+        <PermissionChecks
+          idPrefix="new-role"
+          legend="Permissions"
+          permissions={permissions}
+          checked={checked}
+          onChange={setChecked}
+          disabled={busy}
+        />
+        <Message message={message} onDismiss={() => setMessage(null)} />
+        <div className="actions">
+          <button type="submit" className="button button-primary" disabled={busy || name.trim() === ''}>
+            {busy ? 'Creating…' : 'Create role'}
+          </button>
+        </div>
+      </form>
+    </section>
+  );
+}
+
+function RoleCard({ role, permissions, onSaved }) {
+  const { admin } = useAdmin();
+  const saved = role.permissions || [];
+  const savedKey = saved.join(' ');
+  const [checked, setChecked] = useState(() => new Set(saved));
+  const [busy, setBusy] = useState(false);
+  const [message, setMessage] = useState(null);
+  const titleId = `role-title-${role.name}`;
+
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  useEffect(() => setChecked(new Set(saved)), [savedKey]);
+
+  const unchanged = sameNames(checked, saved);
+
+  async function submit(event) {
+    event.preventDefault();
+    setBusy(true);
+    setMessage(null);
+    try {
+      const updated = await admin.setRolePermissions(role.name, [...checked].sort());
+      onSaved(updated);
+      setMessage({ kind: 'success', text: 'Permissions saved. Users get them with their next token refresh.' });
+    } catch (error) {
+      if (error instanceof SessionEndedError) return;
+      setMessage({ kind: 'error', text: describeError(error), code: error?.code });
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <li className="panel role-card" data-testid="role">
+      <div className="panel-head">
+        <h3 id={titleId}>
+          <code>{role.name}</code>
+          {role.builtin && <span className="badge badge-info">built-in</span>}
+        </h3>
+      </div>
+      {role.description && <p className="muted">{role.description}</p>}
+      <form onSubmit={submit}>
+        <PermissionChecks
+          idPrefix={`role-${role.name}`}
+          legend={`Permissions of ${role.name}`}
+          permissions={permissions}
+          checked={checked}
+          onChange={setChecked}
+          disabled={busy}
+        />
+        <Message message={message} onDismiss={() => setMessage(null)} />
+        <div className="actions">
+          <button
+            type="submit"
+            className="button button-secondary button-small"
+            disabled={busy || unchanged}
+            aria-label={`Save permissions of ${role.name}`}
+          >
+            {busy ? 'Saving…' : 'Save permissions'}
+          </button>
+          {!unchanged && !busy && <span className="muted small">Unsaved changes</span>}
+        </div>
+      </form>
+    </li>
+  );
+}
+
+/** `/admin/roles`: roles and their permissions (roles:write). */
+export default function RolesPage() {
+  const { admin } = useAdmin();
+  useDocumentTitle('Roles');
+  const list = useResource(() => admin.listRoles(), [admin]);
+  const [updates, setUpdates] = useState({});
+
+  // A saved role replaces its listed version until the list is loaded again.
+  useEffect(() => setUpdates({}), [list.data]);
+
+  const roles = (Array.isArray(list.data?.roles) ? list.data.roles : []).map((role) => updates[role.name] || role);
+  const permissions = Array.isArray(list.data?.permissions) ? list.data.permissions : [];
+
+  return (
+    <>
+      <div className="page-head">
+        <h1>Roles</h1>
+        <button type="button" className="button button-ghost button-small" onClick={list.reload} disabled={list.loading}>
+          {list.loading && list.data ? 'Refreshing…' : 'Refresh'}
+        </button>
+      </div>
+      <p className="muted">
+        A token's permissions are the union of its roles' permissions when it was issued: a change shows in each
+        user's next refreshed token.
+      </p>
+      {list.loading && !list.data && <Loading label="Loading the roles…" />}
+      {list.error && <AdminError error={list.error} title="Could not load the roles" onRetry={list.reload} />}
+      {list.data && (
+        <>
+          <CreateRoleForm permissions={permissions} onCreated={list.reload} />
+          <section aria-labelledby="roles-list-title">
+            <h2 id="roles-list-title">All roles</h2>
+            {roles.length === 0 ? (
+              <p className="muted">No roles yet.</p>
+            ) : (
+              <ul className="grid-2 plain">
+                {roles.map((role) => (
+                  <RoleCard
+                    key={role.name}
+                    role={role}
+                    permissions={permissions}
+                    onSaved={(updated) => setUpdates((previous) => ({ ...previous, [role.name]: updated }))}
+                  />
+                ))}
+              </ul>
+            )}
+          </section>
+        </>
+      )}
+    </>
+  );
+}
