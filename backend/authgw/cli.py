@@ -52,14 +52,25 @@ def register_cli(app: Flask) -> None:
         click.echo(f"database ready after {waited:.1f} s")
 
     @app.cli.command("purge")
-    @click.option("--retention", default=86400, show_default=True, type=click.IntRange(min=0),
-                  help="Seconds to keep revoked sessions and spent tokens.")
-    def purge_command(retention: int) -> None:
+    @click.option("--retention", default=86400, show_default=True, help="Seconds to keep revoked sessions and spent tokens.")
+    @click.option("--every", default=0, show_default=True,
+                  help="Repeat every N seconds (a scheduler in one process, e.g. a compose service); 0 runs once.")
+    def purge_command(retention: int, every: int) -> None:
         """Delete expired sessions and spent or expired refresh tokens."""
         from .sessions import purge_expired
 
-        counts = purge_expired(retention=retention)
-        click.echo(f"purged {counts['sessions']} sessions and {counts['refresh_tokens']} refresh tokens")
+        while True:
+            try:
+                counts = purge_expired(retention=retention)
+                click.echo(f"purged {counts['sessions']} sessions and {counts['refresh_tokens']} refresh tokens")
+            except OperationalError as exc:
+                if not every:
+                    raise click.ClickException(f"database unreachable: {exc.orig}") from None
+                db.session.rollback()
+                click.echo(f"purge skipped, database unreachable: {exc.orig}", err=True)
+            if not every:
+                return
+            time.sleep(every)
 
     register_admin_cli(app)
 
