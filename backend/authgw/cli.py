@@ -52,8 +52,9 @@ def register_cli(app: Flask) -> None:
         click.echo(f"database ready after {waited:.1f} s")
 
     @app.cli.command("purge")
-    @click.option("--retention", default=86400, show_default=True, help="Seconds to keep revoked sessions and spent tokens.")
-    @click.option("--every", default=0, show_default=True,
+    @click.option("--retention", default=86400, show_default=True, type=click.IntRange(min=0),
+                  help="Seconds to keep revoked sessions and spent tokens.")
+    @click.option("--every", default=0, show_default=True, type=click.IntRange(min=0),
                   help="Repeat every N seconds (a scheduler in one process, e.g. a compose service); 0 runs once.")
     def purge_command(retention: int, every: int) -> None:
         """Delete expired sessions and spent or expired refresh tokens."""

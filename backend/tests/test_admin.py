@@ -73,6 +73,7 @@ ROUTES = [
     ("GET", "/api/admin/users", None, "users:read", 200),
     ("GET", "/api/admin/users/{target}", None, "users:read", 200),
     ("PATCH", "/api/admin/users/{target}", {"roles": ["user", "admin"]}, "users:write", 200),
+    ("DELETE", "/api/admin/users/{target}/sessions/{session}", None, "users:write", 204),
     ("GET", "/api/admin/allowed-emails", None, "users:read", 200),
     ("POST", "/api/admin/allowed-emails", {"email": "new@example.test"}, "users:write", 201),
     ("GET", "/api/admin/roles", None, "roles:write", 200),
@@ -83,43 +84,51 @@ ROUTES = [
 ROUTE_IDS = [f"{method} {path}" for method, path, *_ in ROUTES]
 
 
+@pytest.fixture
+def target(make_user, make_session):
+    """``target()``: a new plain user with one live session; returns ``SignedIn``."""
+    return lambda: make_session(make_user())
+
+
 def call(client, who, method, path, body, target):
     headers = who.auth if who is not None else {}
-    return client.open(path.format(target=target), method=method, json=body, headers=headers)
+    url = path.format(target=target.user_id, session=target.session_id)
+    return client.open(url, method=method, json=body, headers=headers)
 
 
 @pytest.mark.parametrize("method,path,body,permission,status", ROUTES, ids=ROUTE_IDS)
 def test_admin_route_refuses_a_normal_user_with_403_insufficient_scope_and_changes_nothing(
-        app, client, signed_in, make_user, method, path, body, permission, status):
-    target = make_user()
-    response = call(client, signed_in, method, path, body, target)
+        app, client, signed_in, target, method, path, body, permission, status):
+    victim = target()
+    response = call(client, signed_in, method, path, body, victim)
     assert_error(response, 403, "insufficient_scope")
     assert response.headers["WWW-Authenticate"].startswith('Bearer realm="api", error="insufficient_scope"')
     assert audit_count(app) == 0
-    assert user_row(app, target).role_names == ["user"]
+    assert user_row(app, victim.user_id).role_names == ["user"]
+    assert client.get("/api/me", headers=victim.auth).status_code == 200
     assert role_permissions(app, "user") == [] and role_permissions(app, "support") is None
 
 
 @pytest.mark.parametrize("method,path,body,permission,status", ROUTES, ids=ROUTE_IDS)
-def test_admin_route_without_a_token_is_401(client, make_user, method, path, body, permission, status):
-    response = call(client, None, method, path, body, make_user())
+def test_admin_route_without_a_token_is_401(client, target, method, path, body, permission, status):
+    response = call(client, None, method, path, body, target())
     assert_error(response, 401, "invalid_token")
     assert response.headers["WWW-Authenticate"] == 'Bearer realm="api"'
 
 
 @pytest.mark.parametrize("method,path,body,permission,status", ROUTES, ids=ROUTE_IDS)
-def test_admin_route_answers_an_admin(client, signed_in_admin, make_user, method, path, body, permission, status):
-    response = call(client, signed_in_admin, method, path, body, make_user())
+def test_admin_route_answers_an_admin(client, signed_in_admin, target, method, path, body, permission, status):
+    response = call(client, signed_in_admin, method, path, body, target())
     assert response.status_code == status, response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("method,path,body,permission,status", ROUTES, ids=ROUTE_IDS)
-def test_admin_route_needs_exactly_its_named_permission(client, signed_in_with, make_user, method, path, body,
+def test_admin_route_needs_exactly_its_named_permission(client, signed_in_with, target, method, path, body,
                                                         permission, status):
     everything_else = signed_in_with(*[p for p in ALL_PERMISSIONS if p != permission])
-    assert_error(call(client, everything_else, method, path, body, make_user()), 403, "insufficient_scope")
+    assert_error(call(client, everything_else, method, path, body, target()), 403, "insufficient_scope")
     only_this = signed_in_with(permission)
-    response = call(client, only_this, method, path, body, make_user())
+    response = call(client, only_this, method, path, body, target())
     assert response.status_code == status, response.get_data(as_text=True)
 
 
@@ -353,6 +362,27 @@ def test_activating_a_user_again_lets_them_sign_in_but_old_sessions_stay_revoked
     assert event["user_id"] == str(target) and event["actor_id"] == str(signed_in_admin.user_id)
 
 
+def test_admin_revokes_one_session_of_a_user_and_only_that_one(client, signed_in_admin, make_user, make_session):
+    user = make_user()
+    lost_phone, laptop = make_session(user), make_session(user)
+    response = client.delete(f"/api/admin/users/{user}/sessions/{lost_phone.session_id}", headers=signed_in_admin.auth)
+    assert response.status_code == 204
+    assert_refused(client, lost_phone)
+    assert_refresh_refused(client, lost_phone)
+    assert client.get("/api/me", headers=laptop.auth).status_code == 200
+    [event] = audit(client, signed_in_admin, event="session_revoked")
+    assert event["user_id"] == str(user) and event["actor_id"] == str(signed_in_admin.user_id)
+
+
+def test_admin_session_revocation_of_a_session_not_of_that_user_is_404(client, signed_in_admin, make_user,
+                                                                       make_session):
+    owner, other = make_user(), make_user()
+    session = make_session(owner)
+    for path in (f"/api/admin/users/{other}/sessions/{session.session_id}", f"/api/admin/users/{owner}/sessions/nope"):
+        assert_error(client.delete(path, headers=signed_in_admin.auth), 404, "not_found")
+    assert client.get("/api/me", headers=session.auth).status_code == 200
+
+
 def test_deactivated_account_cannot_sign_in_until_activated(app, provider, signed_in_admin):
     browser, admin_client = app.test_client(), app.test_client()
     assert access_token_of(login(browser, provider, email="carol@example.test"))
@@ -505,7 +535,7 @@ def test_allowing_an_email_needs_a_json_object(client, signed_in_admin, body):
 
 def test_allowed_email_is_listed_lower_case_and_audited(client, signed_in_admin):
     response = client.post("/api/admin/allowed-emails", json={"email": " Dave@Example.TEST "}, headers=signed_in_admin.auth)
-    assert response.status_code == 201 and response.get_json() == {"email": "dave@example.test"}
+    assert response.status_code == 201 and response.get_json()["email"] == "dave@example.test"
     listing = client.get("/api/admin/allowed-emails", headers=signed_in_admin.auth).get_json()
     assert [row["email"] for row in listing["allowed_emails"]] == ["dave@example.test"]
     [event] = audit(client, signed_in_admin, event="email_allowed")

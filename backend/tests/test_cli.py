@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from authgw.extensions import db as _db
-from authgw.models import AllowedEmail, AuditEvent, RefreshToken, Role, Session, User
+from authgw.models import AllowedEmail, RefreshToken, Role, Session, User
 
 from .test_login import audit_events
 from .test_sessions import assert_refresh_refused, assert_refused
@@ -243,6 +243,7 @@ def test_purge_deletes_old_revoked_sessions_and_spent_tokens_keeps_live_ones_and
     assert_ok(flask_cli("purge", "--retention", "3600"), "purged 0 sessions and 0 refresh tokens")
 
 
-def test_purge_refuses_a_negative_retention(flask_cli):
-    result = flask_cli("purge", "--retention", "-1")
-    assert result.exit_code != 0 and "retention" in result.output.lower()
+@pytest.mark.parametrize("option", ["--retention", "--every"])
+def test_purge_refuses_a_negative_duration(flask_cli, option):
+    result = flask_cli("purge", option, "-1")
+    assert result.exit_code == 2 and option in result.output

@@ -17,21 +17,21 @@ INSUFFICIENT_SCOPE = 'Bearer realm="api", error="insufficient_scope"'
 INVALID_TOKEN = 'Bearer realm="api", error="invalid_token"'
 
 
+def _view():
+    """A fresh view answering ``{"ok": true}`` (fresh: ``@public`` marks the function object)."""
+    return lambda: jsonify(ok=True)
+
+
 def _guarded_blueprint() -> Blueprint:
-    """Throwaway routes, one per guard, each answering ``{"ok": true}``."""
+    """Throwaway routes, one per guard."""
     bp = Blueprint("guard_probe", __name__, url_prefix="/api/probe")
-
-    def ok():
-        return jsonify(ok=True)
-
-    bp.add_url_rule("/undecorated", "undecorated", ok)
-    bp.add_url_rule("/public", "public", public(lambda: jsonify(ok=True)))
-    bp.add_url_rule("/auth", "auth", require_auth(lambda: jsonify(ok=True)))
-    bp.add_url_rule("/all-of", "all_of", require_permission("users:read", "audit:read")(lambda: jsonify(ok=True)))
-    bp.add_url_rule("/any-of", "any_of", require_any_permission("users:read", "audit:read")(lambda: jsonify(ok=True)))
-    bp.add_url_rule("/any-of-kw", "any_of_kw", require_permission(any_of=["users:read", "audit:read"])(lambda: jsonify(ok=True)))
-    bp.add_url_rule("/combined", "combined",
-                    require_permission("users:read", any_of=["audit:read", "roles:write"])(lambda: jsonify(ok=True)))
+    bp.add_url_rule("/undecorated", "undecorated", _view())
+    bp.add_url_rule("/public", "public", public(_view()))
+    bp.add_url_rule("/auth", "auth", require_auth(_view()))
+    bp.add_url_rule("/all-of", "all_of", require_permission("users:read", "audit:read")(_view()))
+    bp.add_url_rule("/any-of", "any_of", require_any_permission("users:read", "audit:read")(_view()))
+    bp.add_url_rule("/any-of-kw", "any_of_kw", require_permission(any_of=["users:read", "audit:read"])(_view()))
+    bp.add_url_rule("/combined", "combined", require_permission("users:read", any_of=["audit:read", "roles:write"])(_view()))
     return bp
 
 
