@@ -9,9 +9,9 @@ import re
 
 import pytest
 
-from conftest import REPO, dockerfile_instructions, interpolate, load_compose, service_environment
+from deploylib import REPO, dockerfile_instructions, interpolate, load_compose, service_environment
 
-SERVICES = {"db", "redis", "backend", "frontend", "gateway", "dev-idp"}
+SERVICES = {"db", "redis", "backend", "purge", "frontend", "gateway", "dev-idp"}
 OWN_IMAGES = {"backend": "backend/Dockerfile", "frontend": "frontend/Dockerfile",
               "gateway": "nginx/Dockerfile", "dev-idp": "dev-idp/Dockerfile"}
 
@@ -103,3 +103,14 @@ def test_pinned_base_images():
             if keyword == "FROM":
                 image = rest.split()[0]
                 assert ":" in image and not image.endswith(":latest"), (path, image)
+
+
+def test_purge_job_runs_the_backend_image_with_the_backends_settings(services):
+    purge, backend = services["purge"], services["backend"]
+    assert purge["build"] == backend["build"]
+    assert purge["entrypoint"][:3] == ["flask", "purge", "--every"]
+    assert purge["environment"] == backend["environment"]
+    assert purge["volumes"] == backend["volumes"]
+    assert purge["env_file"] == backend["env_file"]
+    assert purge["depends_on"]["backend"]["condition"] == "service_healthy"
+    assert "ports" not in purge

@@ -19,7 +19,7 @@ import re
 import sys
 from pathlib import Path
 
-from conftest import REPO
+from deploylib import REPO
 
 NAME = r"([A-Z][A-Z0-9_]*)"
 PYTHON_READS = [re.compile(pattern) for pattern in (

@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import RENDER, render_gateway
+from deploylib import RENDER, render_gateway
 
 
 def free_port() -> int:

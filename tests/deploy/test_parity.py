@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (
+from deploylib import (
     CONTAINER_REPO, RENDER, REPO, TEMPLATE, build_gateway_image_tree, dockerfile_copies, dockerfile_env,
     dockerfile_instructions, for_debian_nginx, load_compose, nginx_test, render_gateway, service_environment,
     template_pattern,

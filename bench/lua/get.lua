@@ -1,0 +1,56 @@
+-- wrk script: GET $BENCH_PATH, optionally with a bearer token per request.
+--
+--   BENCH_PATH     path to request (default /)
+--   BENCH_TOKENS   file with one access token per line (optional); each
+--                  thread takes the tokens round-robin, starting at a
+--                  different place, so the gateway sees many tokens.
+--
+-- Prints one line "BENCHJSON {...}" with the summary (bench/bench.py reads it).
+-- Latencies are in microseconds.
+
+local path = os.getenv("BENCH_PATH") or "/"
+local token_file = os.getenv("BENCH_TOKENS") or ""
+local requests_ = {}
+local n = 0
+local i = 0
+thread_id = 0  -- global: set per thread by setup() through thread:set
+
+local threads = {}
+local created = 0
+
+function setup(thread)
+    thread:set("thread_id", created)
+    created = created + 1
+    table.insert(threads, thread)
+end
+
+function init(args)
+    if token_file ~= "" then
+        for line in io.lines(token_file) do
+            if #line > 0 then
+                n = n + 1
+                requests_[n] = wrk.format("GET", path, { ["Host"] = wrk.headers["Host"], ["Authorization"] = "Bearer " .. line })
+            end
+        end
+    end
+    if n == 0 then
+        n = 1
+        requests_[1] = wrk.format("GET", path)
+    end
+    i = (thread_id * 7) % n
+end
+
+function request()
+    i = i % n + 1
+    return requests_[i]
+end
+
+function done(summary, latency, requests)
+    local e = summary.errors
+    io.write(string.format(
+        'BENCHJSON {"requests":%d,"duration_us":%d,"bytes":%d,"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
+        '"latency_us":{"mean":%.1f,"stdev":%.1f,"max":%d,"p50":%d,"p90":%d,"p99":%d,"p999":%d}}\n',
+        summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
+        latency.mean, latency.stdev, latency.max, latency:percentile(50), latency:percentile(90),
+        latency:percentile(99), latency:percentile(99.9)))
+end

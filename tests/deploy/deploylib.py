@@ -1,0 +1,166 @@
+"""Helpers of the deployment tests (run by scripts/check-deploy).
+
+No Docker engine is needed: the compose file and the Dockerfiles are read as
+data, the gateway image's file layout is rebuilt in a temporary folder from
+the COPY lines of nginx/Dockerfile, and nginx -t runs on Debian's nginx.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+from ruamel.yaml import YAML  # comes with check-jsonschema (backend/requirements-dev.txt)
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATE = REPO / "nginx" / "gateway.conf.template"
+RENDER = REPO / "scripts" / "render-gateway"
+#: The repository's place in the gateway image (nginx/Dockerfile).
+CONTAINER_REPO = "/opt/authgw"
+
+
+def load_compose() -> dict:
+    """Return docker-compose.yml as plain data."""
+    return YAML(typ="safe").load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))
+
+
+def interpolate(value: str, env: dict[str, str] | None = None) -> str:
+    """Expand compose's ``${NAME}``, ``${NAME:-default}``, ``${NAME-default}``,
+    ``${NAME:?message}`` and ``$$`` the way Compose does, from ``env``
+    (empty: every default applies)."""
+    env = env or {}
+
+    def expand(match: re.Match) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, op, arg = match.group("name"), match.group("op"), match.group("arg") or ""
+        current = env.get(name)
+        if op == ":-":
+            return current if current else arg
+        if op == "-":
+            return arg if current is None else current
+        if op == ":?":
+            if not current:
+                raise ValueError(f"{name}: {arg}")
+            return current
+        return current or ""
+
+    return re.sub(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:-|-|:\?)(?P<arg>[^}]*))?\}", expand, str(value))
+
+
+def service_environment(service: dict, env: dict[str, str] | None = None) -> dict[str, str]:
+    """Return a compose service's ``environment`` (map or list form), interpolated."""
+    raw = service.get("environment") or {}
+    if isinstance(raw, list):
+        raw = dict(item.split("=", 1) for item in raw)
+    return {key: interpolate("" if value is None else value, env) for key, value in raw.items()}
+
+
+def dockerfile_instructions(path: Path) -> list[tuple[str, str]]:
+    """Return (INSTRUCTION, arguments) of a Dockerfile, continuation lines joined."""
+    lines, current = [], ""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if not current and (not stripped or stripped.startswith("#")):
+            continue
+        if current and stripped.startswith("#"):
+            continue
+        if stripped.endswith("\\"):
+            current += stripped[:-1] + " "
+            continue
+        current += stripped
+        keyword, _, rest = current.partition(" ")
+        lines.append((keyword.upper(), rest.strip()))
+        current = ""
+    return lines
+
+
+def dockerfile_env(path: Path) -> dict[str, str]:
+    """Return the ``ENV`` values a Dockerfile sets (``KEY=value`` form)."""
+    env: dict[str, str] = {}
+    for keyword, rest in dockerfile_instructions(path):
+        if keyword == "ENV":
+            for token in shlex.split(rest):
+                key, _, value = token.partition("=")
+                env[key] = value
+    return env
+
+
+def dockerfile_copies(path: Path) -> list[tuple[list[str], str]]:
+    """Return the (sources, destination) of a Dockerfile's plain ``COPY`` lines."""
+    copies = []
+    for keyword, rest in dockerfile_instructions(path):
+        if keyword == "COPY":
+            args = [arg for arg in shlex.split(rest) if not arg.startswith("--")]
+            copies.append((args[:-1], args[-1]))
+    return copies
+
+
+def build_gateway_image_tree(root: Path) -> Path:
+    """Lay out, under ``root``, the files nginx/Dockerfile copies into the
+    image (COPY semantics: a folder's contents go into the destination
+    folder). Returns the image's repository folder (``root/opt/authgw``)."""
+    for sources, destination in dockerfile_copies(REPO / "nginx" / "Dockerfile"):
+        target = root / destination.lstrip("/")
+        for source in sources:
+            origin = REPO / source
+            if origin.is_dir():
+                shutil.copytree(origin, target, dirs_exist_ok=True)
+            else:
+                dest = target / origin.name if destination.endswith("/") else target
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(origin, dest)
+    return root / CONTAINER_REPO.lstrip("/")
+
+
+def render_gateway(script: Path, output: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run a render-gateway script with exactly ``env`` (plus PATH)."""
+    full_env = {"PATH": "/usr/local/bin:/usr/bin:/bin"} | env
+    return subprocess.run(["sh", str(script), str(output)], env=full_env, capture_output=True, text=True, timeout=30)
+
+
+def template_pattern(template: Path = TEMPLATE) -> re.Pattern:
+    """Return a regex matching every rendering of ``template``: its text
+    verbatim, each ``${NAME}`` outside comments a capture group (one value
+    for every occurrence of a name)."""
+    text = template.read_text(encoding="utf-8")
+    parts, seen, position = [], set(), 0
+    for match in re.finditer(r"\$\{([A-Z][A-Z0-9_]*)\}", text):
+        line_start = text.rfind("\n", 0, match.start()) + 1
+        if text[line_start:match.start()].lstrip().startswith("#"):
+            continue  # prose about placeholders, left as it is
+        parts.append(re.escape(text[position:match.start()]))
+        parts.append(_placeholder(match.group(1), seen))
+        position = match.end()
+    parts.append(re.escape(text[position:]))
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def _placeholder(name: str, seen: set[str]) -> str:
+    if name in seen:
+        return f"(?P={name})"
+    seen.add(name)
+    return f"(?P<{name}>[^\\n]*?)"
+
+
+def nginx_test(conf: Path, prefix: Path) -> subprocess.CompletedProcess:
+    """``nginx -t`` of a complete nginx.conf (Debian's nginx)."""
+    prefix.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(
+        ["nginx", "-t", "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")],
+        capture_output=True, text=True, timeout=30,
+    )
+
+
+def for_debian_nginx(text: str, upstream_hosts: dict[str, str]) -> str:
+    """Adapt a compose rendering to Debian's nginx 1.22 for ``nginx -t``:
+    drop the ``resolve`` parameter of upstream servers (nginx >= 1.27.3) and
+    point Docker's service names, which resolve only on the compose network,
+    at 127.0.0.1. Nothing else changes."""
+    out = re.sub(r"^(\s*server \S+) resolve;$", r"\1;", text, flags=re.MULTILINE)
+    for host, replacement in upstream_hosts.items():
+        out = re.sub(rf"^(\s*server ){re.escape(host)}([ ;])", rf"\g<1>{replacement}\2", out, flags=re.MULTILINE)
+    return out
