@@ -72,6 +72,11 @@ def run_migrations_offline():
         context.run_migrations()
 
 
+MIGRATION_LOCK = "authgw_migrations"
+#: Seconds a replica waits for another one's migration to finish.
+MIGRATION_LOCK_TIMEOUT = 300
+
+
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -97,14 +102,28 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
+        # Backend replicas started together all run `flask db upgrade`: on
+        # MySQL/MariaDB the first takes a named lock and migrates, the others
+        # wait for it and then find nothing left to do.
+        locking = connection.dialect.name in ("mysql", "mariadb")
+        if locking:
+            got = connection.exec_driver_sql(f"SELECT GET_LOCK('{MIGRATION_LOCK}', {MIGRATION_LOCK_TIMEOUT})").scalar()
+            connection.commit()  # the named lock belongs to the connection, not the transaction
+            if got != 1:
+                raise RuntimeError(f"another process held the migration lock for {MIGRATION_LOCK_TIMEOUT} s")
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=get_metadata(),
+                **conf_args
+            )
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if locking:
+                connection.exec_driver_sql(f"SELECT RELEASE_LOCK('{MIGRATION_LOCK}')")
+                connection.commit()
 
 
 if context.is_offline_mode():

@@ -77,3 +77,13 @@ def test_migrations_upgrade_downgrade_upgrade_on_mariadb(scratch_url):
     assert expected <= _tables(scratch_url)
     # The models and the migrated MariaDB schema agree.
     _flask("db", "check", url=scratch_url)
+
+
+def test_replicas_upgrading_at_once_migrate_exactly_once(scratch_url):
+    env = {**os.environ, "DATABASE_URL": scratch_url, "FLASK_APP": "authgw:create_app", "APP_ENV": "test"}
+    flask = str(ROOT / ".venv" / "bin" / "flask")
+    runs = [subprocess.Popen([flask, "db", "upgrade"], cwd=ROOT / "backend", env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True) for _ in range(3)]
+    outputs = [run.communicate(timeout=120)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0], outputs
+    assert sum("Running upgrade  -> 0001" in output for output in outputs) == 1, outputs
