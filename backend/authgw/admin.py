@@ -13,7 +13,7 @@ import re
 import sqlalchemy as sa
 
 from .audit import record_event
-from .clock import utcnow
+from .clock import rfc3339, utcnow
 from .exceptions import InvalidRequest, NotFound
 from .extensions import db
 from .models import AllowedEmail, AuditEvent, Permission, Role, Session, User
@@ -38,18 +38,14 @@ def user_summary(user: User) -> dict:
         "roles": user.role_names,
         "permissions": user.permission_names,
         "issuer": user.issuer,
-        "created_at": _rfc3339(user.created_at),
-        "last_login_at": _rfc3339(user.last_login_at),
+        "created_at": rfc3339(user.created_at),
+        "last_login_at": rfc3339(user.last_login_at),
     }
 
 
 def role_summary(role: Role) -> dict:
     return {"name": role.name, "description": role.description,
             "permissions": sorted(p.name for p in role.permissions), "builtin": role.name in PROTECTED_ROLES}
-
-
-def _rfc3339(value) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 def parse_paging(page, per_page, default_per_page: int = 20) -> tuple[int, int]:
@@ -122,15 +118,29 @@ def find_user(identifier: str) -> User:
     return user
 
 
-def _roles_by_name(names) -> list[Role]:
+def _by_name(model, names, field: str, noun: str) -> list:
+    """Return the ``model`` rows named in ``names`` (roles or permissions).
+
+    Raises:
+        InvalidRequest: ``names`` is not an array of strings, or names an
+            unknown row; the description starts with ``field``.
+    """
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise InvalidRequest("roles must be an array of role names.")
+        raise InvalidRequest(f"{field} must be an array of {noun} names.")
     wanted = sorted(set(names))
-    found = {role.name: role for role in db.session.execute(sa.select(Role).where(Role.name.in_(wanted))).scalars()}
+    found = {row.name: row for row in db.session.execute(sa.select(model).where(model.name.in_(wanted))).scalars()}
     unknown = [name for name in wanted if name not in found]
     if unknown:
-        raise InvalidRequest(f"roles: unknown role {', '.join(unknown)}.")
+        raise InvalidRequest(f"{field}: unknown {noun} {', '.join(unknown)}.")
     return [found[name] for name in wanted]
+
+
+def _roles_by_name(names) -> list[Role]:
+    return _by_name(Role, names, "roles", "role")
+
+
+def _permissions_by_name(names) -> list[Permission]:
+    return _by_name(Permission, names, "permissions", "permission")
 
 
 def set_user_roles(user: User, names: list[str], actor_id: int | None) -> bool:
@@ -247,7 +257,7 @@ def allow_email(email, actor_id: int | None) -> AllowedEmail:
 
 def list_allowed_emails() -> list[dict]:
     rows = db.session.execute(sa.select(AllowedEmail).order_by(AllowedEmail.email)).scalars()
-    return [{"email": row.email, "created_at": _rfc3339(row.created_at)} for row in rows]
+    return [{"email": row.email, "created_at": rfc3339(row.created_at)} for row in rows]
 
 
 def list_roles() -> list[Role]:
@@ -278,17 +288,6 @@ def create_role(name, description, permissions, actor_id: int | None) -> Role:
     db.session.flush()
     record_event("role_created", actor_id=actor_id, role=name, permissions=sorted(p.name for p in role.permissions))
     return role
-
-
-def _permissions_by_name(names) -> list[Permission]:
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise InvalidRequest("permissions must be an array of permission names.")
-    wanted = sorted(set(names))
-    found = {p.name: p for p in db.session.execute(sa.select(Permission).where(Permission.name.in_(wanted))).scalars()}
-    unknown = [name for name in wanted if name not in found]
-    if unknown:
-        raise InvalidRequest(f"permissions: unknown permission {', '.join(unknown)}.")
-    return [found[name] for name in wanted]
 
 
 def set_role_permissions(name: str, permissions, actor_id: int | None) -> Role:
@@ -342,7 +341,7 @@ def search_audit(user_id=None, event=None, page: int = 1, per_page: int = 50) ->
     total = db.session.execute(sa.select(sa.func.count()).select_from(statement.subquery())).scalar_one()
     rows = db.session.execute(statement.order_by(AuditEvent.id.desc()).limit(per_page).offset((page - 1) * per_page)).scalars()
     return {"events": [{
-        "id": row.id, "created_at": _rfc3339(row.created_at), "event": row.event,
+        "id": row.id, "created_at": rfc3339(row.created_at), "event": row.event,
         "user_id": None if row.user_id is None else str(row.user_id),
         "actor_id": None if row.actor_id is None else str(row.actor_id),
         "email": row.email, "ip": row.ip, "user_agent": row.user_agent, "details": row.details,

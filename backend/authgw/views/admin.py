@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from .. import admin
 from ..auth import require_permission
+from ..clock import rfc3339
 from ..exceptions import InvalidRequest
 from ..extensions import db, limiter
 from ..sessions import live_sessions
@@ -48,8 +49,7 @@ def get_user(user_id):
     """One user with live sessions."""
     user = admin.get_user(user_id)
     body = admin.user_summary(user)
-    body["sessions"] = [{"id": s.id, "created_at": s.created_at.isoformat().replace("+00:00", "Z"),
-                         "last_used_at": s.last_used_at.isoformat().replace("+00:00", "Z"),
+    body["sessions"] = [{"id": s.id, "created_at": rfc3339(s.created_at), "last_used_at": rfc3339(s.last_used_at),
                          "user_agent": s.user_agent, "ip": s.ip} for s in live_sessions(user.id)]
     return jsonify(body)
 
@@ -92,7 +92,7 @@ def allow_email():
         raise InvalidRequest("The body must be a JSON object.")
     row = admin.allow_email(body.get("email"), _actor_id())
     db.session.commit()
-    return jsonify(email=row.email, created_at=row.created_at.isoformat().replace("+00:00", "Z")), 201
+    return jsonify(email=row.email, created_at=rfc3339(row.created_at)), 201
 
 
 @bp.get("/roles")

@@ -16,7 +16,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 from ..accounts import provision_user
 from ..audit import record_event
 from ..auth import bearer_token_from_request, public, verify_token_in_request
-from ..clock import utcnow
+from ..clock import rfc3339, utcnow
 from ..exceptions import InvalidGrant, InvalidRequest, LoginFailed, NotFound, OriginRejected, TokenInvalid
 from ..extensions import db, limiter
 from ..models import Session
@@ -248,10 +248,6 @@ def logout_all():
     return _no_store(response)
 
 
-def _rfc3339(value) -> str:
-    return value.isoformat().replace("+00:00", "Z")
-
-
 @bp.get("/sessions")
 def list_sessions():
     """``200 {"sessions": [{"id", "created_at", "last_used_at", "user_agent", "ip", "current"}]}``."""
@@ -259,8 +255,8 @@ def list_sessions():
     rows = live_sessions(int(claims["sub"]))
     return _no_store(jsonify(sessions=[{
         "id": row.id,
-        "created_at": _rfc3339(row.created_at),
-        "last_used_at": _rfc3339(row.last_used_at),
+        "created_at": rfc3339(row.created_at),
+        "last_used_at": rfc3339(row.last_used_at),
         "user_agent": row.user_agent,
         "ip": row.ip,
         "current": row.id == claims["sid"],
