@@ -29,7 +29,9 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
         return 2
-    provider = "dev IdP" if settings.uses_dev_idp else settings.oidc_discovery_url
+    # Without a Google client the dev IdP must run too (compose: --profile dev).
+    provider = (f"dev IdP at {settings.oidc_discovery_url.removesuffix('/.well-known/openid-configuration')}, "
+                "GOOGLE_CLIENT_ID not set" if settings.uses_dev_idp else settings.oidc_discovery_url)
     print(f"authgw: configuration ok ({settings.app_env}, provider {provider}, {settings.jwt_algorithm})")
     return 0
 

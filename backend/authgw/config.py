@@ -122,6 +122,36 @@ def _read_client_secret_file(path: Path, problems: list[str]) -> tuple[str | Non
     return section.get("client_id"), section.get("client_secret")
 
 
+def _with_password_from_file(database_url: str, path: Path, problems: list[str]) -> str:
+    """Return ``database_url`` with its password replaced by the contents of
+    ``path`` (DATABASE_PASSWORD_FILE; trailing line breaks dropped).
+
+    The password never has to be spelled into the URL, so it may contain any
+    character (it is escaped here) and lives in a file only its readers can
+    open, e.g. the one compose's ``db-init`` generates on the first start.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        password = path.read_text(encoding="utf-8").rstrip("\r\n")
+    except FileNotFoundError:
+        problems.append(f"DATABASE_PASSWORD_FILE {path} does not exist")
+        return database_url
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(f"DATABASE_PASSWORD_FILE {path} is not readable ({exc.__class__.__name__})")
+        return database_url
+    if not password:
+        problems.append(f"DATABASE_PASSWORD_FILE {path} is empty")
+        return database_url
+    try:
+        url = make_url(database_url)
+    except ArgumentError:
+        problems.append("DATABASE_URL is not a SQLAlchemy URL (e.g. mysql+pymysql://app@db:3306/auth?charset=utf8mb4)")
+        return database_url
+    return url.set(password=password).render_as_string(hide_password=False)
+
+
 def _int_setting(env: Mapping[str, str], name: str, default: int, problems: list[str], minimum: int, maximum: int) -> int:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
@@ -186,10 +216,15 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: str |
     public_url = _origin_url("PUBLIC_URL", env.get("PUBLIC_URL") or DEFAULT_PUBLIC_URL, problems)
 
     database_url = (env.get("DATABASE_URL") or "").strip()
+    password_file = (env.get("DATABASE_PASSWORD_FILE") or "").strip()
     if not database_url:
         if production:
             problems.append("DATABASE_URL is required in production (e.g. mysql+pymysql://app:pw@db:3306/auth?charset=utf8mb4)")
+        elif password_file:
+            problems.append("DATABASE_PASSWORD_FILE is set but DATABASE_URL is not: the file only supplies DATABASE_URL's password")
         database_url = f"sqlite:///{instance / 'authgw.sqlite3'}"
+    elif password_file:
+        database_url = _with_password_from_file(database_url, Path(password_file), problems)
 
     secret_key = env.get("SECRET_KEY") or ""
     if production:

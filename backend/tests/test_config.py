@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from authgw import create_app
 from authgw.config import ConfigError, load_settings
@@ -94,6 +95,92 @@ def test_production_refuses_to_start_without_database_url(production_env, tmp_pa
     del production_env["DATABASE_URL"]
     problems = problems_of(production_env, tmp_path)
     assert len(problems) == 1 and "DATABASE_URL" in problems[0]
+
+
+def test_database_password_file_supplies_the_password_of_database_url(production_env, tmp_path):
+    # As compose runs it: DATABASE_URL without a password, the password in
+    # the file db-init generated (any characters; a trailing newline is not
+    # part of it).
+    password_file = tmp_path / "mysql-password"
+    password_file.write_text("p@ss:w/o%rd#?\n", encoding="utf-8")
+    production_env.update(DATABASE_URL="mysql+pymysql://app@db:3306/auth?charset=utf8mb4",
+                          DATABASE_PASSWORD_FILE=str(password_file))
+    url = make_url(load_settings(production_env, tmp_path / "instance").database_url)
+    assert url.password == "p@ss:w/o%rd#?"
+    assert (url.drivername, url.username, url.host, url.port, url.database) == ("mysql+pymysql", "app", "db", 3306, "auth")
+    assert url.query == {"charset": "utf8mb4"}
+
+
+def test_database_password_file_wins_over_the_password_in_database_url(production_env, tmp_path):
+    password_file = tmp_path / "mysql-password"
+    password_file.write_text("from-file", encoding="utf-8")
+    production_env["DATABASE_PASSWORD_FILE"] = str(password_file)
+    assert make_url(load_settings(production_env, tmp_path / "instance").database_url).password == "from-file"
+
+
+def test_without_database_password_file_database_url_is_used_as_is(production_env, tmp_path):
+    settings = load_settings(production_env, tmp_path / "instance")
+    assert settings.database_url == production_env["DATABASE_URL"]
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "only a newline", "a folder", "not text"])
+def test_unusable_database_password_file_is_refused_naming_it(production_env, tmp_path, case):
+    path = tmp_path / "mysql-password"
+    if case == "empty":
+        path.write_text("", encoding="utf-8")
+    elif case == "only a newline":
+        path.write_text("\n", encoding="utf-8")
+    elif case == "a folder":
+        path.mkdir()
+    elif case == "not text":
+        path.write_bytes(b"\xff\xfe\x00")
+    production_env["DATABASE_PASSWORD_FILE"] = str(path)
+    problems = problems_of(production_env, tmp_path)
+    assert len(problems) == 1 and "DATABASE_PASSWORD_FILE" in problems[0] and str(path) in problems[0]
+
+
+def test_database_password_file_is_reported_along_with_every_other_problem(production_env, tmp_path):
+    production_env["DATABASE_PASSWORD_FILE"] = str(tmp_path / "absent")
+    del production_env["SECRET_KEY"]
+    text = "\n".join(problems_of(production_env, tmp_path))
+    assert "DATABASE_PASSWORD_FILE" in text and "SECRET_KEY" in text
+
+
+def test_production_still_requires_database_url_with_a_password_file(production_env, tmp_path):
+    password_file = tmp_path / "mysql-password"
+    password_file.write_text("pw", encoding="utf-8")
+    production_env["DATABASE_PASSWORD_FILE"] = str(password_file)
+    del production_env["DATABASE_URL"]
+    problems = problems_of(production_env, tmp_path)
+    assert len(problems) == 1 and "DATABASE_URL is required" in problems[0]
+
+
+def test_database_password_file_without_database_url_is_refused_outside_production(tmp_path):
+    # The file fills in DATABASE_URL's password; it makes no sense for the
+    # SQLite default, and silently ignoring it would hide a typo.
+    password_file = tmp_path / "mysql-password"
+    password_file.write_text("pw", encoding="utf-8")
+    env = {"APP_ENV": "development", "GOOGLE_CLIENT_SECRET_FILE": str(tmp_path / "absent.json"),
+           "DATABASE_PASSWORD_FILE": str(password_file)}
+    problems = problems_of(env, tmp_path)
+    assert len(problems) == 1 and "DATABASE_PASSWORD_FILE" in problems[0] and "DATABASE_URL" in problems[0]
+
+
+def test_database_url_that_is_not_a_url_is_refused_with_a_password_file(production_env, tmp_path):
+    password_file = tmp_path / "mysql-password"
+    password_file.write_text("pw", encoding="utf-8")
+    production_env.update(DATABASE_URL="db:3306/auth", DATABASE_PASSWORD_FILE=str(password_file))
+    problems = problems_of(production_env, tmp_path)
+    assert len(problems) == 1 and "DATABASE_URL" in problems[0]
+
+
+def test_create_app_connects_with_the_password_from_the_file(make_app, tmp_path):
+    # End to end through create_app: the engine gets the rewritten URL.
+    password_file = tmp_path / "mysql-password"
+    password_file.write_text("s3cret", encoding="utf-8")
+    app = make_app(DATABASE_URL="mysql+pymysql://app@db.invalid:3306/auth?charset=utf8mb4",
+                   DATABASE_PASSWORD_FILE=password_file)
+    assert make_url(app.config["SQLALCHEMY_DATABASE_URI"]).password == "s3cret"
 
 
 def test_every_production_problem_is_reported_at_once(tmp_path):

@@ -137,7 +137,8 @@ def test_the_grep_finds_every_setting_load_settings_asks_for(tmp_path):
         {"GOOGLE_CLIENT_SECRET_FILE": str(tmp_path / "absent.json")},
         {"APP_ENV": "production", "SECRET_KEY": "x" * 40, "GOOGLE_CLIENT_ID": "id",
          "GOOGLE_CLIENT_SECRET": "secret", "JWT_PRIVATE_KEY_FILE": str(key_file),
-         "DATABASE_URL": "mysql+pymysql://app:pw@db:3306/auth"},
+         "DATABASE_URL": "mysql+pymysql://app:pw@db:3306/auth",
+         "DATABASE_PASSWORD_FILE": str(key_file)},
     ]
     for scenario in scenarios:
         try:
