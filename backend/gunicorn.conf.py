@@ -1,10 +1,13 @@
 """gunicorn settings for the backend (read by entrypoint.sh)."""
 
-import multiprocessing
 import os
 
 bind = os.environ.get("BACKEND_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
+# One worker per usable core plus one, four threads each: the request path is
+# CPU-bound Python (more processes only add context switches and memory),
+# threads cover the waits on MariaDB, Redis and the OpenID provider.
+# docs/performance.md has the measurements behind these numbers.
+workers = int(os.environ.get("GUNICORN_WORKERS", len(os.sched_getaffinity(0)) + 1))
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 keepalive = 30  # seconds; nginx keeps upstream connections open

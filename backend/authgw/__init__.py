@@ -13,7 +13,7 @@ from typing import Mapping
 from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .auth import VerifiedTokenCache, verify_token_in_request
+from .auth import VerifiedTokenCache, VerifyFastPath, verify_token_in_request
 from .config import Settings, load_settings
 from .errors import register_error_handlers
 from .extensions import db, limiter, migrate, oauth
@@ -111,6 +111,9 @@ def create_app(config: Mapping[str, str] | Settings | None = None) -> Flask:
     def security_headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response
+
+    # The gateway's check skips Flask's request machinery (auth.VerifyFastPath).
+    app.wsgi_app = VerifyFastPath(app.wsgi_app, app)
 
     from .cli import register_cli
 

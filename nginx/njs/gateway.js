@@ -48,31 +48,6 @@ function denialStatus(r) {
 }
 
 /**
- * Return the WWW-Authenticate header of the gateway's answer to a refused
- * token check: the check's own challenge, else one built per RFC 6750 §3
- * (`error="invalid_token"` only when a token was sent).
- * Returns '' (no header) when the request did not go through a refused check.
- */
-function wwwAuthenticate(r) {
-    const status = r.variables.gateway_error_status;
-    if (!status) {
-        return '';
-    }
-    const fromCheck = r.variables.auth_www_authenticate;
-    if (fromCheck) {
-        // nginx itself copies the check's challenge into a 401.
-        return status === '401' ? '' : fromCheck;
-    }
-    if (status === '403') {
-        return 'Bearer realm="api", error="insufficient_scope"';
-    }
-    if (status === '401' && r.variables.http_authorization) {
-        return 'Bearer realm="api", error="invalid_token"';
-    }
-    return status === '401' ? 'Bearer realm="api"' : '';
-}
-
-/**
  * Return the JSON error body of the gateway's answer to a refused token
  * check, using the error code and description of the check's challenge
  * when it gave them (CONTRACT.md "Errors").
@@ -88,4 +63,4 @@ function authErrorBody(r) {
     return JSON.stringify({ error: error, error_description: description });
 }
 
-export default { authCacheKey, wwwAuthenticate, authErrorBody };
+export default { authCacheKey, authErrorBody };

@@ -23,8 +23,8 @@ from deploylib import REPO
 
 NAME = r"([A-Z][A-Z0-9_]*)"
 PYTHON_READS = [re.compile(pattern) for pattern in (
-    r"(?:environ|env)\.get\(\s*[\"']" + NAME + r"[\"']",
-    r"(?:environ|env)\[\s*[\"']" + NAME + r"[\"']\s*\]",
+    r"\b(?:environ|env)\.get\(\s*[\"']" + NAME + r"[\"']",
+    r"\b(?:environ|env)\[\s*[\"']" + NAME + r"[\"']\s*\]",
     r"getenv\(\s*[\"']" + NAME + r"[\"']",
     r"\(\s*env\s*,\s*[\"']" + NAME + r"[\"']",
 )]
