@@ -77,6 +77,9 @@ STACK_ENV = {
     "ALLOWED_EMAIL_DOMAINS": "",
     "ADMIN_EMAILS": "",
     "LOG_LEVEL": "WARNING",
+    # Plain HTTP only: TLS files in secrets/tls would put the bench gateway on 8443 too.
+    "TLS_CERT_FILE": "",
+    "TLS_KEY_FILE": "",
 }
 #: Inherited variables that would point the stack at something else.
 STACK_ENV_DROP = ("DATABASE_URL", "SECRET_KEY", "JWT_PRIVATE_KEY_FILE", "DEV_IDP_URL", "RATELIMIT_STORAGE_URI",
@@ -371,6 +374,31 @@ def access_tokens_via_refresh(base: str, refresh_tokens: list[str]) -> list[str]
     return out
 
 
+def mint_tokens(settings: dict, eng, count: int) -> list[str]:
+    """``count`` distinct valid access tokens for live seeded sessions, signed
+    in-process with the stack's own key (what /api/auth/refresh would
+    return; minting thousands through the API would take minutes)."""
+    import sqlalchemy as sa
+
+    from authgw.keys import load_key_set
+    from authgw.models import Session, User
+    from authgw.tokens import issue_access_token
+
+    key_set = load_key_set(Path(settings["JWT_PRIVATE_KEY_FILE"]), "ES256")
+    with eng.connect() as conn:
+        rows = conn.execute(sa.select(Session.id, User.id, User.email, User.name)
+                            .join_from(Session, User, Session.user_id == User.id)
+                            .where(Session.revoked_at.is_(None)).limit(256)).all()
+    tokens = []
+    for n in range(count):
+        sid, uid, email, name = rows[n % len(rows)]
+        token, _ = issue_access_token(key_set, issuer=settings["PUBLIC_URL"], audience="api", ttl=900,
+                                      subject=str(uid), session_id=sid, email=email or "", name=name or "",
+                                      roles=["user"], permissions=[])
+        tokens.append(token)
+    return tokens
+
+
 def forge(tokens: list[str]) -> list[str]:
     """Tokens with a well-formed, known-kid header but another token's signature."""
     parts = [t.split(".") for t in tokens]
@@ -542,9 +570,9 @@ def memory_report() -> dict:
     kids = _children()
     report = {}
     for service in ("gateway", "backend", "db", "redis", "idp", "frontend"):
-        pid_file = STACK_DIR / "run" / f"{service}.pid"
+        pid_file = PIDFILES.get(service, STACK_DIR / "run" / f"{service}.pid")
         try:
-            pid = int(pid_file.read_text().strip())
+            pid = int(Path(pid_file).read_text().strip())
         except (OSError, ValueError):
             continue
         main = _proc_info(pid)
@@ -583,6 +611,8 @@ def print_report(result: dict) -> None:
     header = f"{'phase':<34}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'x base':>8}{'p99 x':>7}{'non-2xx':>9}  note"
     out.append(header)
     out.append("-" * len(header))
+    notes_after = ["req/s and ms: medians of the interleaved rounds; x base / p99 x: ratio of those medians "
+                   "(refresh: req/s over the baseline runs paired with it)."]
 
     def row(name, r, base, note=""):
         ratio = f"{r['rps'] / base['rps']:.2f}" if base else ""
@@ -596,6 +626,9 @@ def print_report(result: dict) -> None:
         row("1 baseline  GET /api/public/ping", base, base)
     if "protected" in p:
         row("2 protected GET /api/ping", p["protected"], base, "valid tokens")
+    if "protected_cold" in p:
+        row("2c protected, cold gateway cache", p["protected_cold"], base,
+            f"{result['args']['cold_tokens']} tokens: every check asks the backend (information)")
     if "invalid" in p:
         row("3 invalid   GET /api/ping -> 401", p["invalid"], base, "forged tokens; 401 expected")
     if "refresh" in p:
@@ -615,8 +648,10 @@ def print_report(result: dict) -> None:
             row("2 protected (scale)", scale["phases"]["protected"], sb)
         if "refresh" in scale["phases"]:
             row("4 refresh   (scale)", scale["phases"]["refresh"], sb)
+    out.extend(notes_after)
     cpu_rows = [(name, r) for name, r in (
-        ("1 baseline", p.get("baseline")), ("2 protected", p.get("protected")), ("3 invalid", p.get("invalid")),
+        ("1 baseline", p.get("baseline")), ("2 protected", p.get("protected")),
+        ("2c protected, cold", p.get("protected_cold")), ("3 invalid", p.get("invalid")),
         ("4 refresh", p.get("refresh")), ("5 sign-in (per flow)", p.get("signin")),
         ("1 baseline (scale)", (scale or {}).get("phases", {}).get("baseline")),
         ("2 protected (scale)", (scale or {}).get("phases", {}).get("protected")),
@@ -673,10 +708,12 @@ def evaluate(result: dict) -> list[dict]:
     if base and prot:
         ratio = prot["rps"] / base["rps"]
         add("protected throughput >= 0.85 x baseline", ratio >= TARGETS["protected_throughput_ratio_min"],
-            f"{prot['rps']:.0f} / {base['rps']:.0f} req/s = {ratio:.2f}")
+            f"{prot['rps']:.0f} / {base['rps']:.0f} req/s = {ratio:.2f} "
+            f"(median of paired ratios {prot.get('paired_rps_ratio', ratio):.2f})")
         p99 = prot["p99_ms"] / base["p99_ms"]
         add("protected p99 <= 1.3 x baseline p99", p99 <= TARGETS["protected_p99_ratio_max"],
-            f"{prot['p99_ms']:.2f} / {base['p99_ms']:.2f} ms = {p99:.2f}")
+            f"{prot['p99_ms']:.2f} / {base['p99_ms']:.2f} ms = {p99:.2f} "
+            f"(median of paired ratios {prot.get('paired_p99_ratio', p99):.2f})")
         add("no unexpected status (baseline, protected 200)", base["non_2xx"] == 0 and prot["non_2xx"] == 0
             and base["socket_errors"] == 0 and prot["socket_errors"] == 0,
             f"non-2xx {base['non_2xx']} + {prot['non_2xx']}, socket errors {base['socket_errors']} + {prot['socket_errors']}")
@@ -706,43 +743,81 @@ def evaluate(result: dict) -> list[dict]:
         sp = scale["phases"]
         for name in ("protected", "refresh"):
             if name in sp and name in p and "baseline" in sp and base:
-                small = p[name]["rps"] / base["rps"]
-                large = sp[name]["rps"] / sp["baseline"]["rps"]
+                # Throughput relative to a baseline measured alongside (the
+                # machine's load moves between the two phases); "hold" = lose
+                # at most 10%, being faster at scale is noise, not a failure.
+                small = p[name].get("paired_rps_ratio", p[name]["rps"] / base["rps"])
+                large = sp[name].get("paired_rps_ratio", sp[name]["rps"] / sp["baseline"]["rps"])
                 drift = large / small - 1
                 raw_drift = sp[name]["rps"] / p[name]["rps"] - 1
+                cpu_small = sum(p[name].get("cpu_us_per_request", {}).values())
+                cpu_large = sum(sp[name].get("cpu_us_per_request", {}).values())
+                cpu = f", CPU per request {cpu_small:.0f} -> {cpu_large:.0f} us" if cpu_small and cpu_large else ""
                 add(f"{name} holds within 10% at {scale['rows']['live_sessions']} sessions",
-                    abs(drift) <= TARGETS["scale_drift_max"] and sp[name]["non_2xx"] == 0,
+                    drift >= -TARGETS["scale_drift_max"] and sp[name]["non_2xx"] == 0,
                     f"{drift:+.1%} relative to baseline (raw {p[name]['rps']:.0f} -> {sp[name]['rps']:.0f} req/s, "
-                    f"{raw_drift:+.1%})")
+                    f"{raw_drift:+.1%}{cpu})")
     return checks
 
 
 # --- main --------------------------------------------------------------------------
 
-def ab_rounds(args, tokens_file: Path, forged_file: Path | None, phases: dict, prefix: str = "") -> None:
-    """Baseline / protected (/ invalid) interleaved, ``args.rounds`` times."""
-    runs = {"baseline": [], "protected": [], "invalid": []}
+def ab_rounds(args, tokens_file: Path, forged_file: Path | None, phases: dict, prefix: str = "",
+              cold_file: Path | None = None) -> None:
+    """Baseline / protected (/ invalid / cold) interleaved, ``args.rounds`` times."""
+    runs = {"baseline": [], "protected": [], "invalid": [], "protected_cold": []}
     for rnd in range(args.rounds):
         runs["baseline"].append(get_run(args.url, "/api/public/ping", None, args))
         runs["protected"].append(get_run(args.url, "/api/ping", tokens_file, args))
         if forged_file is not None:
             runs["invalid"].append(get_run(args.url, "/api/ping", forged_file, args))
+        if cold_file is not None:
+            runs["protected_cold"].append(get_run(args.url, "/api/ping", cold_file, args))
         b, pr = runs["baseline"][-1], runs["protected"][-1]
         log(f"{prefix}round {rnd + 1}/{args.rounds}: baseline {b['rps']:.0f}/s p99 {b['p99_ms']:.1f} ms, "
             f"protected {pr['rps']:.0f}/s p99 {pr['p99_ms']:.1f} ms"
             + (f", invalid {runs['invalid'][-1]['rps']:.0f}/s" if forged_file is not None else "")
+            + (f", cold {runs['protected_cold'][-1]['rps']:.0f}/s" if cold_file is not None else "")
             + f" (load {loadavg()[0]:.2f})")
     for name, rs in runs.items():
         if rs:
             phases[name] = summarize(rs)
+    add_paired_ratios(phases)
+
+
+def add_paired_ratios(phases: dict) -> None:
+    """Paired ratios: each run against the baseline run just before it, so
+    slow drifts of the machine's load cancel out; their median is the figure
+    the targets are checked on."""
+    if "baseline" not in phases:
+        return
+    for name in ("protected", "invalid", "protected_cold"):
+        if name in phases:
+            pairs = list(zip(phases["baseline"]["rounds"], phases[name]["rounds"]))
+            phases[name]["paired_rps_ratio"] = statistics.median(r["rps"] / b["rps"] for b, r in pairs)
+            phases[name]["paired_p99_ratio"] = statistics.median(r["p99_ms"] / b["p99_ms"] for b, r in pairs)
+
+
+#: Sessions (refresh token chains) per refresh run: more than wrk's connections.
+REFRESH_CHAINS = 160
 
 
 def refresh_phase(args, tokens: list[str], workdir: Path, name: str) -> dict:
-    path = write_lines(workdir / f"{name}.txt", tokens)
-    runs = [wrk(args.url, "refresh.lua", args.duration, args.connections, args.threads, {"BENCH_TOKENS": str(path)})
-            for _ in range(args.refresh_rounds)]
+    """Refresh runs, each right after a baseline run (paired, like the A/B rounds).
+
+    Every run starts from its own seeded sessions: a token spent by an
+    earlier run would be presented again after the grace window, which is
+    reuse and revokes its session (as it must)."""
+    runs, bases = [], []
+    for rnd in range(args.refresh_rounds):
+        path = write_lines(workdir / f"{name}-{rnd}.txt", tokens[rnd * REFRESH_CHAINS:(rnd + 1) * REFRESH_CHAINS])
+        bases.append(get_run(args.url, "/api/public/ping", None, args))
+        runs.append(wrk(args.url, "refresh.lua", args.duration, args.connections, args.threads,
+                        {"BENCH_TOKENS": str(path)}))
     summary = summarize(runs)
     summary["starved"] = sum(r["starved"] for r in runs)
+    summary["paired_baselines"] = bases
+    summary["paired_rps_ratio"] = statistics.median(r["rps"] / b["rps"] for b, r in zip(bases, runs))
     log(f"refresh ({name}): {summary['rps']:.0f}/s p99 {summary['p99_ms']:.1f} ms, non-200 {summary['non_2xx']}")
     return summary
 
@@ -750,22 +825,38 @@ def refresh_phase(args, tokens: list[str], workdir: Path, name: str) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--keep", action="store_true", help="leave the bench stack running afterwards")
-    parser.add_argument("--duration", type=float, default=6, help="seconds per load run (default 6)")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved baseline/protected rounds (default 3)")
+    parser.add_argument("--duration", type=float, default=4, help="seconds per load run (default 4)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved baseline/protected rounds (default 5)")
     parser.add_argument("--refresh-rounds", type=int, default=2, help="refresh runs per phase (default 2)")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--signin-clients", type=int, default=8)
+    parser.add_argument("--cold-tokens", type=int, default=8192,
+                        help="distinct tokens of the cold phase (more than the gateway sees in a cache lifetime)")
     parser.add_argument("--users", type=int, default=100_000, help="users for the scale phase")
     parser.add_argument("--sessions", type=int, default=100_000, help="live sessions for the scale phase")
     parser.add_argument("--skip", default="", help="comma-separated phases to skip: "
-                        "invalid,refresh,signin,verify,scale,purge")
+                        "invalid,cold,refresh,signin,verify,scale,purge")
     parser.add_argument("--url", default=GATEWAY, help="gateway to load (default the bench stack's); another "
                         "gateway in front of the same backend can be measured with the same data")
     parser.add_argument("--no-stack", action="store_true", help="do not run scripts/stack up/down "
                         "(the bench stack must be running)")
     parser.add_argument("--json", default=None, help="write the JSON here instead of bench/results/<timestamp>.json")
+    parser.add_argument("--gateway-pidfile", default=None, help="with --url: pid file of that gateway (CPU, memory)")
+    parser.add_argument("--backend-pidfile", default=None, help="pid file of the backend behind --url")
+    parser.add_argument("--report", default=None, metavar="JSON", help="print the table of an earlier run and exit")
     args = parser.parse_args()
+    if args.report:
+        result = json.loads(Path(args.report).read_text())
+        for phases in (result["phases"], result.get("scale", {}).get("phases", {})):
+            add_paired_ratios(phases)
+        result["checks"] = evaluate(result)
+        print_report(result)
+        return 0 if all(c["verdict"] == "PASS" for c in result["checks"]) else 1
+    if args.gateway_pidfile:
+        PIDFILES["gateway"] = Path(args.gateway_pidfile)
+    if args.backend_pidfile:
+        PIDFILES["backend"] = Path(args.backend_pidfile)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     if not shutil.which("wrk"):
         log("wrk not found: run scripts/install (Debian package wrk)")
@@ -795,13 +886,19 @@ def main() -> int:
         reset_data(eng)
 
         # Small database: a few users, the sessions the load needs.
-        log("seeding: 100 users, 192 sessions")
+        n_sessions = 32 + REFRESH_CHAINS * args.refresh_rounds
+        log(f"seeding: 100 users, {n_sessions} sessions")
         user_ids = seed_users(eng, 100)
-        raws = seed_sessions(eng, user_ids, 192)
+        raws = seed_sessions(eng, user_ids, n_sessions)
         access = access_tokens_via_refresh(args.url, raws[:32])
         forged = forge(access)
         tokens_file = write_lines(workdir / "access.txt", access)
         forged_file = None if "invalid" in skip else write_lines(workdir / "forged.txt", forged)
+        cold_file = None
+        if "cold" not in skip:
+            cold = mint_tokens(settings, eng, args.cold_tokens)
+            expect_status(args.url, "/api/ping", cold[-1], 200)
+            cold_file = write_lines(workdir / "cold.txt", cold)
         expect_status(args.url, "/api/public/ping", None, 200)
         expect_status(args.url, "/api/ping", access[0], 200)
         expect_status(args.url, "/api/ping", forged[0], 401)
@@ -813,9 +910,9 @@ def main() -> int:
         get_run(args.url, "/api/ping", tokens_file, warm)
 
         phases = result["phases"]
-        ab_rounds(args, tokens_file, forged_file, phases)
+        ab_rounds(args, tokens_file, forged_file, phases, cold_file=cold_file)
         if "refresh" not in skip:
-            phases["refresh"] = refresh_phase(args, raws[32:192], workdir, "refresh-small")
+            phases["refresh"] = refresh_phase(args, raws[32:], workdir, "refresh-small")
         if "signin" not in skip:
             phases["signin"] = signin_run(args.url, args.duration, args.signin_clients)
             log(f"sign-in: {phases['signin']['rps']:.1f} flows/s, {phases['signin']['failed']} failed")
@@ -832,14 +929,14 @@ def main() -> int:
             big_ids = seed_users(eng, more_users) if more_users else user_ids
             big_raws = seed_sessions(eng, big_ids, more_sessions) if more_sessions else []
             seed_seconds = time.monotonic() - t0
-            sample = random.sample(big_raws, min(len(big_raws), 192)) if big_raws else raws
+            sample = random.sample(big_raws, min(len(big_raws), n_sessions)) if big_raws else raws
             scale = {"rows": count_rows(eng), "seed_seconds": round(seed_seconds, 1), "phases": {}}
             log(f"seeded in {seed_seconds:.1f} s: {scale['rows']}")
             big_access = access_tokens_via_refresh(args.url, sample[:32])
             big_tokens_file = write_lines(workdir / "access-scale.txt", big_access)
             ab_rounds(args, big_tokens_file, None, scale["phases"], prefix="scale ")
             if "refresh" not in skip:
-                scale["phases"]["refresh"] = refresh_phase(args, sample[32:192], workdir, "refresh-scale")
+                scale["phases"]["refresh"] = refresh_phase(args, sample[32:], workdir, "refresh-scale")
             result["scale"] = scale
 
         result["memory"] = memory_report()

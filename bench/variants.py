@@ -90,11 +90,14 @@ def backend_env() -> dict:
     return env
 
 
-def start_gunicorn(name: str, port: int, worker_class: str, workers: int, threads: int) -> Proc:
+def start_gunicorn(name: str, port: int, worker_class: str, workers: int, threads: int,
+                   code: Path | None = None) -> Proc:
+    """gunicorn with the product's gunicorn.conf.py and other settings; ``code``
+    is a copy of backend/ to run instead (a prototype of a backend change)."""
     argv = [str(REPO / ".venv" / "bin" / "gunicorn"), "--config", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}",
             "--workers", str(workers), "--threads", str(threads), "--worker-class", worker_class,
             "authgw:create_app()"]
-    proc = Proc(f"gunicorn-{name}", argv, env=backend_env(), cwd=REPO / "backend")
+    proc = Proc(f"gunicorn-{name}", argv, env=backend_env(), cwd=code or REPO / "backend")
     wait_http(f"http://127.0.0.1:{port}/api/health")
     return proc
 
@@ -111,6 +114,8 @@ def render(name: str, port: int, backend_port: int) -> tuple[str, Path]:
            "GATEWAY_LISTEN": f"127.0.0.1:{port}", "BACKEND_UPSTREAM": f"127.0.0.1:{backend_port}",
            "FRONTEND_UPSTREAM": f"127.0.0.1:{bench.STACK_ENV['FRONTEND_PORT']}",
            "GATEWAY_STATE_DIR": str(state), "GATEWAY_INCLUDE_DIR": str(state / "gateway.d"),
+           # on disk unless the variant says otherwise (b): each copy its own folder
+           "GATEWAY_AUTH_CACHE_DIR": str(state / "auth_cache"),
            "GATEWAY_ACCESS_LOG": str(state / "access.log"), "GATEWAY_ERROR_LOG": str(state / "error.log")}
     out = state / "gateway.conf"
     subprocess.run([str(REPO / "scripts" / "render-gateway"), str(out)], env=env, check=True, capture_output=True)
@@ -145,13 +150,22 @@ def njs_verifier(state: Path) -> Path:
     return path
 
 
+#: tmpfs folders made by variant b, removed when the run ends.
+SHM_DIRS: list[Path] = []
+
+
 def variant_conf(key: str, conf: str, state: Path) -> str:
+    if "+" in key:  # combinations, e.g. b+h
+        for part in key.split("+"):
+            conf = variant_conf(part, conf, state)
+        return conf
     if key == "a":  # current: auth_request + 1 s proxy_cache keyed by njs sha256, cache on disk
         return conf
     if key == "b":  # the check cache on tmpfs
         shm = Path("/dev/shm") / f"authgw-bench-{state.name}"
         shutil.rmtree(shm, ignore_errors=True)
         shm.mkdir(parents=True)
+        SHM_DIRS.append(shm)
         os.chmod(shm, 0o777)
         return _sub(conf, f"proxy_cache_path {state}/auth_cache", f"proxy_cache_path {shm}/auth_cache")
     if key == "b2":  # open_file_cache for the cache files
@@ -168,6 +182,14 @@ def variant_conf(key: str, conf: str, state: Path) -> str:
                     "            proxy_cache_background_update on;\n")
     if key == "g":  # (a) with a 2 s cache (worst case revocation 1 + 3 = 4 s)
         return _sub(conf, "proxy_cache_valid 200 204 401 403 1s;", "proxy_cache_valid 200 204 401 403 2s;")
+    if key in ("h", "dh"):  # WWW-Authenticate of the gateway's answers from maps instead of njs
+        if key == "dh":
+            conf = _sub(conf, "proxy_cache_key $auth_cache_key;", "proxy_cache_key $http_authorization;")
+        if "js_set $auth_www_authenticate_out" not in conf:
+            return conf  # the template does it with maps already (since issue 6)
+        conf = _sub(conf, "    js_set $auth_www_authenticate_out gateway.wwwAuthenticate;\n", "")
+        return _sub(conf, "    map $http_authorization $auth_cache_bypass {", WWW_AUTHENTICATE_MAPS
+                    + "    map $http_authorization $auth_cache_bypass {")
     if key == "e":  # njs verifies the JWT itself (no backend call, no revocation)
         js = njs_verifier(state)
         conf = _sub(conf, "    js_import gateway from", f"    js_import jwtv from {js};\n    js_import gateway from")
@@ -181,8 +203,24 @@ def variant_conf(key: str, conf: str, state: Path) -> str:
     raise KeyError(key)
 
 
+#: nginx/njs/gateway.js wwwAuthenticate() as maps: no njs VM for the
+#: requests that do not need one (every answer evaluates add_header).
+WWW_AUTHENTICATE_MAPS = r"""    map $http_authorization $auth_challenge_401 {
+        ""      'Bearer realm="api"';
+        default 'Bearer realm="api", error="invalid_token"';
+    }
+    map "$gateway_error_status|$auth_www_authenticate" $auth_www_authenticate_out {
+        "~^\|"          "";
+        "~^401\|."      "";
+        "401|"          $auth_challenge_401;
+        "403|"          'Bearer realm="api", error="insufficient_scope"';
+        "~^\d+\|(.+)$"  $1;
+        default         "";
+    }
+"""
+
 GATEWAY_VARIANTS = {
-    "a": "current: auth_request + proxy_cache 1 s, key njs sha256(Authorization), cache on disk",
+    "a": "template as is (auth_request + proxy_cache 1 s, key njs sha256(Authorization)), cache on disk",
     "b": "as a, cache directory on tmpfs (/dev/shm)",
     "b2": "as a, plus open_file_cache for the cache files",
     "c": "auth_request without cache (every request asks the backend)",
@@ -190,6 +228,8 @@ GATEWAY_VARIANTS = {
     "e": "njs verifies ES256 in nginx (WebCrypto), no backend call, NO revocation",
     "f": "as a, plus proxy_cache_use_stale updating + background update",
     "g": "as a, cache 2 s",
+    "h": "as a, WWW-Authenticate from maps (njs only for the cache key)",
+    "dh": "d + h: no njs on the request path at all",
 }
 
 
@@ -206,7 +246,7 @@ def start_nginx(name: str, conf_text: str, state: Path) -> Proc:
 
 # --- measuring -----------------------------------------------------------------------
 
-def check_variant(url: str, token: str, forged: str) -> dict:
+def check_variant(url: str, token: str, forged: str, challenge: bool = True) -> dict:
     """The variant keeps the promises the bench relies on: 200 + identity headers, 401."""
     import requests
 
@@ -216,9 +256,12 @@ def check_variant(url: str, token: str, forged: str) -> dict:
     none = requests.get(f"{url}/api/ping", timeout=10)
     headers = ok.json().get("gateway_headers", {}) if ok.status_code == 200 else {}
     result = {"valid": ok.status_code, "identity_headers": headers, "forged": bad.status_code,
-              "forged_body": bad.text[:120], "no_token": none.status_code}
+              "forged_body": bad.text[:120], "forged_challenge": bad.headers.get("WWW-Authenticate"),
+              "no_token": none.status_code, "no_token_challenge": none.headers.get("WWW-Authenticate")}
     if ok.status_code != 200 or headers.get("X-Auth-User-Id") in (None, "", "999999") or bad.status_code != 401 \
-            or none.status_code != 401:
+            or none.status_code != 401 or challenge and ('error="invalid_token"' not in (result["forged_challenge"] or "")
+                                                     or none.headers.get("WWW-Authenticate") != 'Bearer realm="api"') \
+            or bad.json().get("error") != "invalid_token" or none.json().get("error") != "invalid_token":
         raise RuntimeError(f"variant at {url} breaks the contract: {result}")
     return result
 
@@ -266,17 +309,53 @@ def print_table(results: dict, labels: dict) -> None:
 
 
 def prepare_tokens(workdir: Path, count: int = 32) -> tuple[Path, list[str], list[str]]:
+    """``count`` valid tokens: through /api/auth/refresh up to 64, minted in-process beyond
+    (a cold gateway cache: more tokens than the gateway sees in one cache lifetime)."""
     settings = bench.stack_settings()
     eng = bench.engine(settings)
-    users = bench.seed_users(eng, count)
-    raws = bench.seed_sessions(eng, users, count)
+    users = bench.seed_users(eng, 32)
+    raws = bench.seed_sessions(eng, users, 32)
     access = bench.access_tokens_via_refresh(bench.GATEWAY, raws)
-    return bench.write_lines(workdir / "access.txt", access), access, bench.forge(access)
+    if count > 32:
+        access = bench.mint_tokens(settings, eng, count)
+    else:
+        access = access[:count]
+    return bench.write_lines(workdir / "access.txt", access), access, bench.forge(access[:32])
+
+
+def serve(args, procs: list) -> int:
+    klass, _, size = args.configs.split(",")[0].partition(":")
+    workers, _, threads = size.partition("x")
+    code = Path(args.backend_code) if args.backend_code else None
+    gproc = start_gunicorn("serve", 48015, klass, int(workers), int(threads or 1), code)
+    procs.append(gproc)
+    name = f"gw-serve-{args.gateway.replace('+', '-')}"
+    text, state = render(name, args.port, 48015)
+    nproc = start_nginx(name, variant_conf(args.gateway, text, state), state)
+    procs.append(nproc)
+    wait_http(f"http://127.0.0.1:{args.port}/api/health")
+    print(f"serving: gateway variant {args.gateway} on http://127.0.0.1:{args.port} (pid file {nproc.pidfile}), "
+          f"gunicorn {args.configs.split(',')[0]} from {code or REPO / 'backend'} on :48015 (pid file {gproc.pidfile})",
+          flush=True)
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        while all(p.popen.poll() is None for p in procs):
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    return 0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["gateway", "gunicorn"])
+    parser.add_argument("what", choices=["gateway", "gunicorn", "serve"],
+                        help="serve: start one gateway variant (--gateway) in front of one gunicorn (--configs, "
+                        "--backend-code) on :48095/:48015 and keep them until Ctrl-C, for bench/run --no-stack "
+                        "--url http://127.0.0.1:48095 --gateway-pidfile ... --backend-pidfile ...")
     parser.add_argument("--only", default="a,b,b2,c,d,e,f", help="gateway variants (default a,b,b2,c,d,e,f)")
     parser.add_argument("--configs", default="gthread:5x4,gthread:3x2,gthread:2x1,gthread:3x1,sync:3,sync:5",
                         help="gunicorn settings class:WORKERSxTHREADS or class:WORKERS, behind gateway variant a")
@@ -284,9 +363,16 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=5)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--port", type=int, default=48095, help="serve: gateway port (48080 after "
+                        "`scripts/stack stop gateway` of the bench stack runs tests/stack against the variant)")
+    parser.add_argument("--tokens", type=int, default=32, help="distinct access tokens (8192: cold gateway cache)")
+    parser.add_argument("--backend-code", default=None,
+                        help="run this copy of backend/ instead of the stack's (gateway experiments and serve: "
+                        "with the first of --configs)")
     args = parser.parse_args()
 
-    bench.expect_status(bench.GATEWAY, "/api/health", None, 200)  # the bench stack is up
+    # the bench stack is up (its backend: serve may stand in for its gateway)
+    bench.expect_status(f"http://127.0.0.1:{bench.STACK_ENV['BACKEND_PORT']}", "/api/health", None, 200)
     VARIANTS_DIR.mkdir(parents=True, exist_ok=True)
     os.chmod(bench.STACK_DIR, 0o755)
     os.chmod(VARIANTS_DIR, 0o755)
@@ -294,21 +380,30 @@ def main() -> int:
     result = {"started_at": datetime.now().isoformat(timespec="seconds"), "machine": bench.machine_info(),
               "loadavg_start": bench.loadavg(), "args": vars(args)}
     try:
-        tokens_file, access, forged = prepare_tokens(VARIANTS_DIR)
+        if args.what == "serve":
+            return serve(args, procs)
+        tokens_file, access, forged = prepare_tokens(VARIANTS_DIR, args.tokens)
         targets, labels, checks = {}, {}, {}
         if args.what == "gateway":
             backend_port = int(bench.STACK_ENV["BACKEND_PORT"])
             be_pid = bench.STACK_DIR / "run" / "backend.pid"
+            if args.backend_code:
+                klass, _, size = args.configs.split(",")[0].partition(":")
+                workers, _, threads = size.partition("x")
+                gproc = start_gunicorn("copy", 48019, klass, int(workers), int(threads or 1), Path(args.backend_code))
+                procs.append(gproc)
+                backend_port, be_pid = 48019, gproc.pidfile
             for i, key in enumerate(k.strip() for k in args.only.split(",") if k.strip()):
                 port = 48090 + i
-                text, state = render(f"gw-{key}", port, backend_port)
-                proc = start_nginx(f"gw-{key}", variant_conf(key, text, state), state)
+                text, state = render(f"gw-{key.replace('+', '-')}", port, backend_port)
+                proc = start_nginx(f"gw-{key.replace('+', '-')}", variant_conf(key, text, state), state)
                 procs.append(proc)
                 url = f"http://127.0.0.1:{port}"
                 wait_http(f"{url}/api/health")
-                checks[key] = check_variant(url, access[0], forged[0])
+                # (e) is a cost measurement: its 401s lack the check's challenge (see docs/performance.md)
+                checks[key] = check_variant(url, access[0], forged[0], challenge=key != "e")
                 targets[key] = (url, proc.pidfile, be_pid)
-                labels[key] = GATEWAY_VARIANTS[key]
+                labels[key] = " + ".join(GATEWAY_VARIANTS[k] for k in key.split("+"))
         else:
             for i, spec in enumerate(c.strip() for c in args.configs.split(",") if c.strip()):
                 klass, _, size = spec.partition(":")
@@ -316,10 +411,12 @@ def main() -> int:
                 workers, threads = int(workers), int(threads or 1)
                 name = f"{klass}:{workers}x{threads}" if klass == "gthread" else f"{klass}:{workers}"
                 be_port, gw_port = 48010 + i, 48090 + i
-                gproc = start_gunicorn(name.replace(":", "-"), be_port, klass, workers, threads)
+                gproc = start_gunicorn(name.replace(":", "-"), be_port, klass, workers, threads,
+                                       Path(args.backend_code) if args.backend_code else None)
                 procs.append(gproc)
-                text, state = render(f"gw-{args.gateway}-for-{i}", gw_port, be_port)
-                proc = start_nginx(f"gw-{args.gateway}-for-{i}", variant_conf(args.gateway, text, state), state)
+                text, state = render(f"gw-{args.gateway.replace('+', '-')}-for-{i}", gw_port, be_port)
+                proc = start_nginx(f"gw-{args.gateway.replace('+', '-')}-for-{i}", variant_conf(args.gateway, text, state),
+                                   state)
                 procs.append(proc)
                 url = f"http://127.0.0.1:{gw_port}"
                 wait_http(f"{url}/api/health")
@@ -336,6 +433,8 @@ def main() -> int:
     finally:
         for proc in reversed(procs):
             proc.stop()
+        for shm in SHM_DIRS:
+            shutil.rmtree(shm, ignore_errors=True)
     result["loadavg_end"] = bench.loadavg()
     bench.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = bench.RESULTS_DIR / f"variants-{args.what}-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
