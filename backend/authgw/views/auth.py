@@ -74,6 +74,13 @@ def _clear_refresh_cookie(response: Response) -> None:
                            httponly=True, samesite="Strict")
 
 
+def _signed_out() -> Response:
+    """``204`` that clears the refresh cookie (logout answers)."""
+    response = Response(status=204)
+    _clear_refresh_cookie(response)
+    return _no_store(response)
+
+
 def _no_store(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
@@ -230,9 +237,7 @@ def logout():
     if session_row is not None and revoke_session(session_row, reason="logout"):
         record_event("logout", user_id=session_row.user_id, session_id=session_row.id)
         db.session.commit()
-    response = Response(status=204)
-    _clear_refresh_cookie(response)
-    return _no_store(response)
+    return _signed_out()
 
 
 @bp.post("/logout-all")
@@ -243,9 +248,7 @@ def logout_all():
     count = revoke_user_sessions(user_id, reason="logout_all")
     record_event("logout_all", user_id=user_id, sessions=count)
     db.session.commit()
-    response = Response(status=204)
-    _clear_refresh_cookie(response)
-    return _no_store(response)
+    return _signed_out()
 
 
 @bp.get("/sessions")
