@@ -117,8 +117,10 @@ def build_gateway_image_tree(root: Path) -> Path:
 
 
 def render_gateway(script: Path, output: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    """Run a render-gateway script with exactly ``env`` (plus PATH)."""
-    full_env = {"PATH": "/usr/local/bin:/usr/bin:/bin"} | env
+    """Run a render-gateway script with exactly ``env`` (plus PATH, and the
+    check cache beside ``output`` so that ``nginx -t`` leaves nothing in
+    /dev/shm)."""
+    full_env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "GATEWAY_AUTH_CACHE_DIR": str(output.parent / "auth_cache")} | env
     return subprocess.run(["sh", str(script), str(output)], env=full_env, capture_output=True, text=True, timeout=30)
 
 
