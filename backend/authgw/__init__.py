@@ -91,7 +91,6 @@ def create_app(config: Mapping[str, str] | Settings | None = None) -> Flask:
         "token_cache": VerifiedTokenCache(),
         "revocation_feed": RevocationFeed(window=settings.access_token_ttl + LEEWAY_SECONDS),
     }
-    app.extensions["authgw.revocation_feed"] = app.extensions["authgw"]["revocation_feed"]
 
     from .views import admin, api, auth
 

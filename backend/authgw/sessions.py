@@ -230,7 +230,7 @@ def purge_expired(*, retention: int = 86400, now: datetime | None = None, batch:
         raise ValueError("retention must be >= 0 and batch >= 1")
     now = now or utcnow()
     horizon = now - timedelta(seconds=retention)
-    feed = current_app.extensions.get("authgw.revocation_feed")
+    feed = _revocation_feed()
     revoked_horizon = now - timedelta(seconds=max(retention, feed.window if feed is not None else 0))
     deleted = {"sessions": 0, "refresh_tokens": 0}
     token_filter = sa.or_(RefreshToken.expires_at < now, RefreshToken.spent_at < horizon)
@@ -249,7 +249,12 @@ def purge_expired(*, retention: int = 86400, now: datetime | None = None, batch:
     return deleted
 
 
+def _revocation_feed():
+    """This app's revocation feed, or None outside ``create_app`` (bare model tests)."""
+    return current_app.extensions.get("authgw", {}).get("revocation_feed")
+
+
 def _feed_add(session_id: str) -> None:
-    feed = current_app.extensions.get("authgw.revocation_feed")
+    feed = _revocation_feed()
     if feed is not None:
         feed.add(session_id)
