@@ -1,34 +1,24 @@
 import { useState } from 'react';
-import { SessionEndedError } from '../api/client.js';
 import { Alert, Loading } from '../components/ui.jsx';
 import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
 import { useResource } from '../hooks/useResource.js';
-import { describeError } from './adminApi.js';
 import { AdminError, Time } from './components.jsx';
-import { useAdmin } from './useAdmin.js';
+import { useAction, useAdmin } from './useAdmin.js';
 
 function AllowEmailForm({ onAllowed }) {
   const { admin } = useAdmin();
   const [email, setEmail] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [message, setMessage] = useState(null);
+  const { busy, message, run } = useAction();
 
   async function submit(event) {
     event.preventDefault();
-    setBusy(true);
-    setMessage(null);
-    try {
+    await run(async () => {
       // The server checks the address and says what is wrong with it.
       const answer = await admin.allowEmail(email.trim());
-      setMessage({ kind: 'success', text: `${answer?.email || email.trim()} may now sign in.` });
       setEmail('');
       onAllowed();
-    } catch (error) {
-      if (error instanceof SessionEndedError) return;
-      setMessage({ kind: 'error', text: describeError(error), code: error?.code });
-    } finally {
-      setBusy(false);
-    }
+      return { kind: 'success', text: `${answer?.email || email.trim()} may now sign in.` };
+    });
   }
 
   return (

@@ -1,11 +1,10 @@
 import { useEffect, useState } from 'react';
-import { SessionEndedError } from '../api/client.js';
 import { Alert, Loading } from '../components/ui.jsx';
 import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
 import { useResource } from '../hooks/useResource.js';
-import { describeError, sameNames } from './adminApi.js';
+import { sameNames } from './adminApi.js';
 import { AdminError } from './components.jsx';
-import { useAdmin } from './useAdmin.js';
+import { useAction, useAdmin } from './useAdmin.js';
 
 /** Checkboxes for a set of permissions, in a labelled fieldset. */
 function PermissionChecks({ idPrefix, legend, permissions, checked, onChange, disabled }) {
@@ -56,26 +55,18 @@ function CreateRoleForm({ permissions, onCreated }) {
   const [name, setName] = useState('');
   const [description, setDescription] = useState('');
   const [checked, setChecked] = useState(() => new Set());
-  const [busy, setBusy] = useState(false);
-  const [message, setMessage] = useState(null);
+  const { busy, message, run } = useAction();
 
   async function submit(event) {
     event.preventDefault();
-    setBusy(true);
-    setMessage(null);
-    try {
+    await run(async () => {
       const role = await admin.createRole({ name: name.trim(), description: description.trim(), permissions: [...checked].sort() });
-      setMessage({ kind: 'success', text: `Role ${role?.name || name.trim()} created.` });
       setName('');
       setDescription('');
       setChecked(new Set());
       onCreated();
-    } catch (error) {
-      if (error instanceof SessionEndedError) return;
-      setMessage({ kind: 'error', text: describeError(error), code: error?.code });
-    } finally {
-      setBusy(false);
-    }
+      return { kind: 'success', text: `Role ${role?.name || name.trim()} created.` };
+    });
   }
 
   return (
@@ -135,8 +126,7 @@ function RoleCard({ role, permissions, onSaved }) {
   const saved = role.permissions || [];
   const savedKey = saved.join(' ');
   const [checked, setChecked] = useState(() => new Set(saved));
-  const [busy, setBusy] = useState(false);
-  const [message, setMessage] = useState(null);
+  const { busy, message, run } = useAction();
   const titleId = `role-title-${role.name}`;
 
   // eslint-disable-next-line react-hooks/exhaustive-deps
@@ -146,18 +136,11 @@ function RoleCard({ role, permissions, onSaved }) {
 
   async function submit(event) {
     event.preventDefault();
-    setBusy(true);
-    setMessage(null);
-    try {
+    await run(async () => {
       const updated = await admin.setRolePermissions(role.name, [...checked].sort());
       onSaved(updated);
-      setMessage({ kind: 'success', text: 'Permissions saved. Users get them with their next token refresh.' });
-    } catch (error) {
-      if (error instanceof SessionEndedError) return;
-      setMessage({ kind: 'error', text: describeError(error), code: error?.code });
-    } finally {
-      setBusy(false);
-    }
+      return { kind: 'success', text: 'Permissions saved. Users get them with their next token refresh.' };
+    });
   }
 
   return (

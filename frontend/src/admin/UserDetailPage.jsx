@@ -7,7 +7,7 @@ import { useResource } from '../hooks/useResource.js';
 import { describeUserAgent } from '../lib/format.js';
 import { describeError, rolesToSave, sameNames } from './adminApi.js';
 import { AdminError, StatusBadge, Time } from './components.jsx';
-import { useAdmin } from './useAdmin.js';
+import { useAction, useAdmin } from './useAdmin.js';
 
 /**
  * The roles a user can be given: every role when the token may list them
@@ -27,8 +27,7 @@ function RolesForm({ user, catalogue, isSelf, onSaved }) {
   const userRoles = user.roles || [];
   const rolesKey = userRoles.join(' ');
   const [checked, setChecked] = useState(() => new Set(userRoles));
-  const [busy, setBusy] = useState(false);
-  const [message, setMessage] = useState(null);
+  const { busy, message, setMessage, run } = useAction();
   const [refreshing, setRefreshing] = useState(false);
 
   // eslint-disable-next-line react-hooks/exhaustive-deps
@@ -48,24 +47,17 @@ function RolesForm({ user, catalogue, isSelf, onSaved }) {
 
   async function save(event) {
     event.preventDefault();
-    setBusy(true);
-    setMessage(null);
-    try {
+    await run(async () => {
       const updated = await admin.updateUser(user.id, { roles: rolesToSave(checked) });
       onSaved(updated);
-      setMessage({
+      return {
         kind: 'success',
         text: isSelf
           ? 'Roles saved. Your own access token still carries the old roles until it is refreshed.'
           : `Roles saved. ${user.email} gets them with their next token refresh.`,
         self: isSelf,
-      });
-    } catch (error) {
-      if (error instanceof SessionEndedError) return;
-      setMessage({ kind: 'error', text: describeError(error), code: error?.code });
-    } finally {
-      setBusy(false);
-    }
+      };
+    });
   }
 
   async function refreshOwnToken() {

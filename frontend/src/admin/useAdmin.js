@@ -1,6 +1,7 @@
-import { useMemo } from 'react';
+import { useCallback, useMemo, useState } from 'react';
+import { SessionEndedError } from '../api/client.js';
 import { useAuth } from '../auth/AuthContext.jsx';
-import { createAdminApi } from './adminApi.js';
+import { createAdminApi, describeError } from './adminApi.js';
 import { adminCapabilities } from './permissions.js';
 
 /**
@@ -15,4 +16,30 @@ export function useAdmin() {
   const can = useMemo(() => adminCapabilities(permissions), [key]);
   const currentUserId = claims?.sub === undefined || claims?.sub === null ? null : String(claims.sub);
   return { api, admin, can, currentUserId };
+}
+
+/**
+ * State of one admin form's action: `busy` while it runs, and the `message`
+ * it leaves (success, or the server's error). `run(task)` clears the
+ * message, awaits `task()` and shows what it returns (a message object, or
+ * nothing). An ended session shows nothing: the app is already going back
+ * to the landing page.
+ */
+export function useAction() {
+  const [busy, setBusy] = useState(false);
+  const [message, setMessage] = useState(null);
+  const run = useCallback(async (task) => {
+    setBusy(true);
+    setMessage(null);
+    try {
+      const success = await task();
+      if (success) setMessage(success);
+    } catch (error) {
+      if (error instanceof SessionEndedError) return;
+      setMessage({ kind: 'error', text: describeError(error), code: error?.code });
+    } finally {
+      setBusy(false);
+    }
+  }, []);
+  return { busy, message, setMessage, run };
 }
