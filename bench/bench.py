@@ -178,7 +178,7 @@ def machine_info() -> dict:
         "njs": njs,
         "mariadb": _first_line(["mariadbd", "--version"]),
         "wrk": _first_line(["wrk", "-v"]),
-        "gunicorn_workers": os.environ.get("GUNICORN_WORKERS", "default (2 x cores + 1)"),
+        "gunicorn_workers": os.environ.get("GUNICORN_WORKERS", "default (usable cores + 1)"),
         "gunicorn_threads": os.environ.get("GUNICORN_THREADS", "default (4)"),
     }
 
@@ -186,7 +186,7 @@ def machine_info() -> dict:
 # --- load generation -----------------------------------------------------------
 
 CPU_SERVICES = ("gateway", "backend", "db", "redis", "idp")
-#: pid file of each service whose CPU time is counted (bench/variants.py
+#: pid file of each service whose CPU time is counted (bench/experiments/variants.py
 #: points gateway and backend at its copies).
 PIDFILES = {service: STACK_DIR / "run" / f"{service}.pid" for service in CPU_SERVICES}
 _TICKS = os.sysconf("SC_CLK_TCK")

@@ -1,7 +1,7 @@
 // Experiment (e) of docs/performance.md: verify the ES256 access token inside
 // nginx with njs 0.7 WebCrypto, instead of asking the backend.
 //
-// NOT the product's gateway code: bench/variants.py renders this file with
+// NOT the product's gateway code: bench/experiments/variants.py renders this file with
 // the keys of the JWK Set (SPKI DER, base64) and the issuer, and puts it in
 // front of the backend to measure the raw cost. It has no revocation check:
 // njs 0.7.9 keeps no state between requests (no shared dictionary), so a

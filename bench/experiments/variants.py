@@ -8,8 +8,8 @@ with its own state under ``.stack-bench/variants/``; each gunicorn variant
 is the same backend code started with other settings on its own port
 (4801x). All of them share the bench stack's MariaDB, Redis and dev IdP.
 
-    .venv/bin/python bench/variants.py gateway [--only a,c,...] [--rounds 3] [--duration 5]
-    .venv/bin/python bench/variants.py gunicorn [--configs gthread:5x4,sync:5,...]
+    .venv/bin/python bench/experiments/variants.py gateway [--only a,c,...] [--rounds 3] [--duration 5]
+    .venv/bin/python bench/experiments/variants.py gunicorn [--configs gthread:5x4,sync:5,...]
 
 Runs are interleaved (every variant's baseline and protected run once per
 round) and medians reported, with CPU microseconds per request of the
@@ -32,7 +32,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/bench.py
 import bench  # noqa: E402
 
 REPO = bench.REPO
@@ -129,7 +129,7 @@ def _sub(conf: str, old: str, new: str, count: int = 1) -> str:
 
 
 def njs_verifier(state: Path) -> Path:
-    """bench/njs/jwt_verify.js with the JWK Set's keys as SPKI DER."""
+    """bench/experiments/njs/jwt_verify.js with the JWK Set's keys as SPKI DER."""
     import requests
 
     jwks = requests.get(f"{bench.GATEWAY}/.well-known/jwks.json", timeout=5).json()
@@ -141,7 +141,7 @@ def njs_verifier(state: Path) -> Path:
         y = base64.urlsafe_b64decode(jwk["y"] + "==")
         spki = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d030107034200") + b"\x04" + x + y
         keys[jwk["kid"]] = base64.b64encode(spki).decode()
-    text = (bench.BENCH_DIR / "njs" / "jwt_verify.js").read_text()
+    text = (Path(__file__).resolve().parent / "njs" / "jwt_verify.js").read_text()
     text = text.replace("__KEYS__", json.dumps(keys)).replace("__ISSUER__", json.dumps(bench.STACK_ENV["PUBLIC_URL"]))
     text = text.replace("__AUDIENCE__", json.dumps("api"))
     path = state / "jwt_verify.js"
