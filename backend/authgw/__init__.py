@@ -13,10 +13,12 @@ from typing import Mapping
 from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .auth import VerifiedTokenCache, VerifyFastPath, verify_token_in_request
+from .bearer import VerifiedTokenCache, verify_token_in_request
 from .config import Settings, load_settings
 from .errors import register_error_handlers
+from .extension import AuthGW
 from .extensions import db, limiter, migrate, oauth
+from .gateway_verify import VerifyFastPath
 from .keys import generate_key_file, load_key_set
 from .oidc import register_provider
 from .revocation import RevocationFeed
@@ -70,9 +72,6 @@ def create_app(config: Mapping[str, str] | Settings | None = None) -> Flask:
         # A limiter storage outage must not take sign-in down with it.
         RATELIMIT_SWALLOW_ERRORS=True,
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
-        RATELIMIT_LOGIN=settings.ratelimit_login,
-        RATELIMIT_REFRESH=settings.ratelimit_refresh,
-        RATELIMIT_ADMIN_WRITE=settings.ratelimit_admin_write,
         JSON_SORT_KEYS=False,
     )
     if settings.trusted_proxy_count:
@@ -85,12 +84,8 @@ def create_app(config: Mapping[str, str] | Settings | None = None) -> Flask:
     limiter.init_app(app)
     register_provider(settings)
 
-    app.extensions["authgw"] = {
-        "settings": settings,
-        "key_set": key_set,
-        "token_cache": VerifiedTokenCache(),
-        "revocation_feed": RevocationFeed(window=settings.access_token_ttl + LEEWAY_SECONDS),
-    }
+    AuthGW().init_app(app, settings=settings, key_set=key_set, token_cache=VerifiedTokenCache(),
+                      revocation_feed=RevocationFeed(window=settings.access_token_ttl + LEEWAY_SECONDS))
 
     from .views import admin, api, auth
 
@@ -111,7 +106,7 @@ def create_app(config: Mapping[str, str] | Settings | None = None) -> Flask:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response
 
-    # The gateway's check skips Flask's request machinery (auth.VerifyFastPath).
+    # The gateway's check skips Flask's request machinery (gateway_verify.py).
     app.wsgi_app = VerifyFastPath(app.wsgi_app, app)
 
     from .cli import register_cli

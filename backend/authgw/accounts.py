@@ -1,6 +1,6 @@
 """Accounts: who may sign in, and creating or updating them at login.
 
-Rules (CONTRACT.md, "Browser login" and "Authorization"): the provider must
+Rules (docs/interface.md, "Browser login" and "Authorization"): the provider must
 say ``email_verified``; with an allowlist set, the email must be listed in
 ``ALLOWED_EMAILS``, allowed ahead of time by an admin, or (for Google
 Workspace accounts) have its hosted domain ``hd`` in

@@ -1,4 +1,4 @@
-"""Audit log of security events (CONTRACT.md, "Authorization").
+"""Audit log of security events (docs/interface.md, "Authorization").
 
 Events name what happened (``login_succeeded``, ``login_failed``,
 ``refresh_token_reused``, ``logout``, ``logout_all``, ``session_revoked``,

@@ -1,4 +1,4 @@
-"""One JSON error format for every answer (CONTRACT.md, "Errors").
+"""One JSON error format for every answer (docs/interface.md, "Errors").
 
 Maps Werkzeug's HTTP errors (404, 405, 413...), the service's typed
 exceptions and database outages to ``{"error", "error_description"}``

@@ -1,7 +1,7 @@
 """Typed exceptions of the service, each carrying its HTTP answer.
 
 Every class is a Werkzeug ``HTTPException`` so ``e.get_response()`` yields
-the JSON error body of CONTRACT.md ("Errors") with the right status and the
+the JSON error body of docs/interface.md ("Errors") with the right status and the
 ``WWW-Authenticate`` challenge of RFC 6750 §3. ``errors.py`` registers the
 handlers that turn any exception into that format.
 """
@@ -95,7 +95,7 @@ class InsufficientScope(APIError):
 
 class InvalidGrant(APIError):
     """401 ``invalid_grant``: the refresh token is unknown, expired, spent or
-    revoked (RFC 6749 §5.2; CONTRACT.md answers 401)."""
+    revoked (RFC 6749 §5.2; docs/interface.md answers 401)."""
 
     code = 401
     error = "invalid_grant"
@@ -111,6 +111,14 @@ class OriginRejected(APIError):
     code = 403
     error = "invalid_origin"
     description = "This request must come from the application's own origin."
+
+
+class MethodNotAllowed(APIError):
+    """405 ``method_not_allowed``."""
+
+    code = 405
+    error = "method_not_allowed"
+    description = "This method is not allowed here."
 
 
 class NotFound(APIError):
@@ -137,7 +145,7 @@ class LoginFailed(Exception):
     """A browser login failed; answered with ``303 /login?error=<code>``.
 
     Args:
-        code (str): one of CONTRACT.md's login error codes (``access_denied``,
+        code (str): one of docs/interface.md's login error codes (``access_denied``,
             ``invalid_state``, ``invalid_id_token``, ``email_not_verified``,
             ``not_allowed``, ``account_disabled``, ``provider_error``).
         reason (str): detail for the audit log and server log, never shown

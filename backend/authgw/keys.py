@@ -8,6 +8,9 @@ objects are parsed once at startup, never per request.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import os
 import re
 import tempfile
@@ -17,7 +20,6 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
-from joserfc.jwk import import_key as joserfc_import_key
 
 _PEM_BLOCK = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----.+?-----END [A-Z ]*PRIVATE KEY-----", re.S)
 MIN_RSA_BITS = 2048
@@ -66,12 +68,33 @@ def _algorithm_for(private_key) -> str:
     raise SigningKeyError(f"unsupported key type {type(private_key).__name__}: use EC P-256 (ES256) or RSA (RS256)")
 
 
+#: Members of a public JWK that its RFC 7638 §3.2 thumbprint covers, by ``kty``.
+THUMBPRINT_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n")}
+
+
+def jwk_thumbprint(jwk: dict) -> str:
+    """Return the RFC 7638 SHA-256 thumbprint of a public JWK, base64url.
+
+    Args:
+        jwk: an EC (``crv``, ``x``, ``y``) or RSA (``n``, ``e``) public JWK.
+
+    Returns:
+        str: unpadded base64url of SHA-256 over the required members in
+        lexicographic order, no whitespace (RFC 7638 §3.1-3.3).
+
+    Raises:
+        KeyError: ``kty`` is not EC or RSA, or a required member is missing.
+    """
+    members = {name: jwk[name] for name in THUMBPRINT_MEMBERS[jwk["kty"]]}
+    canonical = json.dumps(members, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    return base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).rstrip(b"=").decode("ascii")
+
+
 def _signing_key(private_key) -> SigningKey:
     algorithm = _algorithm_for(private_key)
     public_key = private_key.public_key()
     jwk = (ECAlgorithm if algorithm == "ES256" else RSAAlgorithm).to_jwk(public_key, as_dict=True)
-    public_pem = public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    kid = joserfc_import_key(public_pem, "EC" if algorithm == "ES256" else "RSA").thumbprint()
+    kid = jwk_thumbprint(jwk)
     jwk.update({"kid": kid, "alg": algorithm, "use": "sig"})
     return SigningKey(kid=kid, algorithm=algorithm, private_key=private_key, public_key=public_key, public_jwk=jwk)
 

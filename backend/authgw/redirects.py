@@ -19,7 +19,7 @@ def safe_next_path(candidate: str | None) -> str:
     A local path starts with exactly one ``/``, has no scheme or host, no
     backslash, no control characters and no raw whitespace (checked also
     percent-decoded, since browsers normalise ``%5C`` and ``%09``), and is
-    at most ``MAX_NEXT_LENGTH`` characters long (CONTRACT.md, "Browser
+    at most ``MAX_NEXT_LENGTH`` characters long (docs/interface.md, "Browser
     login" step 1).
 
     Args:

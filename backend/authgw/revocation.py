@@ -1,7 +1,7 @@
 """The revocation feed: which sessions were revoked recently.
 
 A revoked session's access tokens must be refused within 5 s
-(CONTRACT.md, "Tokens"), long before their ``exp``. Each worker keeps the
+(docs/interface.md, "Tokens"), long before their ``exp``. Each worker keeps the
 ids of sessions revoked in the last ``window`` seconds (an access token
 older than that has expired anyway) and refreshes them from the
 ``sessions.revoked_at`` index at most once per ``refresh_interval``: one

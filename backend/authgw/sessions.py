@@ -5,7 +5,7 @@ opaque 256-bit random strings stored only as SHA-256 hashes, rotated on
 every use (RFC 9700 §4.14.2). Presenting a spent token is reuse: the whole
 session is revoked, except within a short grace window after the token was
 spent, where several tabs of one browser refreshing at once each get a
-fresh token (CONTRACT.md, "Refresh token").
+fresh token (docs/interface.md, "Refresh token").
 """
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
 
 from .audit import record_event
 from .clock import utcnow
 from .exceptions import InvalidGrant
+from .extension import maybe_current_authgw
 from .extensions import db
 from .models import Permission, RefreshToken, Role, Session, User, role_permissions, user_roles
 
-#: Random bytes in a refresh token (CONTRACT.md: at least 256 bits).
+#: Random bytes in a refresh token (docs/interface.md: at least 256 bits).
 REFRESH_TOKEN_BYTES = 32
 #: Longest refresh token string accepted, in characters.
 MAX_REFRESH_TOKEN_LENGTH = 256
@@ -66,26 +66,26 @@ def open_session(user: User, *, user_agent: str, ip: str, ttl: int, now: datetim
 
 
 @dataclass(frozen=True)
-class RotatedUser:
-    """What an access token needs to know about the user, read in the rotation's transaction."""
+class Grant:
+    """What an access token is issued for: a session and its user's identity,
+    roles and permissions as read in one transaction (``tokens.mint_access_token``)."""
 
-    id: int
+    session_id: str
+    user_id: int
     email: str | None
     name: str | None
-    role_names: list[str]
-    permission_names: list[str]
+    roles: tuple[str, ...]
+    permissions: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class RotatedSession:
-    """The session a refresh token was rotated in (shaped like ``Session`` for ``mint_access_token``)."""
-
-    id: str
-    user_id: int
-    user: RotatedUser
+def grant_for_session(session: Session) -> Grant:
+    """Return the ``Grant`` of a session row with its user's current roles."""
+    user = session.user
+    return Grant(session_id=session.id, user_id=user.id, email=user.email, name=user.name,
+                 roles=tuple(user.role_names), permissions=tuple(user.permission_names))
 
 
-def rotate_refresh_token(raw: str, *, ttl: int, grace_seconds: int, now: datetime | None = None) -> tuple[RotatedSession, str]:
+def rotate_refresh_token(raw: str, *, ttl: int, grace_seconds: int, now: datetime | None = None) -> tuple[Grant, str]:
     """Spend a refresh token and mint its successor (refresh token rotation).
 
     The hot path of ``POST /api/auth/refresh``: plain SQL statements on the
@@ -101,8 +101,9 @@ def rotate_refresh_token(raw: str, *, ttl: int, grace_seconds: int, now: datetim
         now: current time (default ``utcnow()``).
 
     Returns:
-        (session, new_refresh_token): the session's id and its user's
-        identity, roles and permissions as of this transaction. Committed.
+        (grant, new_refresh_token): the session's ``Grant`` (its user's
+        identity, roles and permissions as of this transaction) and the
+        successor token, raw. Committed.
 
     Raises:
         InvalidGrant: unknown, expired or revoked token, inactive user, or
@@ -150,10 +151,10 @@ def rotate_refresh_token(raw: str, *, ttl: int, grace_seconds: int, now: datetim
         .where(user_roles.c.user_id == owner.user_id)
     ).all()
     db.session.commit()
-    user = RotatedUser(id=owner.user_id, email=owner.email, name=owner.name,
-                       role_names=sorted({role for role, _ in grants}),
-                       permission_names=sorted({perm for _, perm in grants if perm is not None}))
-    return RotatedSession(id=token.session_id, user_id=owner.user_id, user=user), new_raw
+    grant = Grant(session_id=token.session_id, user_id=owner.user_id, email=owner.email, name=owner.name,
+                  roles=tuple(sorted({role for role, _ in grants})),
+                  permissions=tuple(sorted({perm for _, perm in grants if perm is not None})))
+    return grant, new_raw
 
 
 def find_session_by_refresh_token(raw: str) -> Session | None:
@@ -251,7 +252,8 @@ def purge_expired(*, retention: int = 86400, now: datetime | None = None, batch:
 
 def _revocation_feed():
     """This app's revocation feed, or None outside ``create_app`` (bare model tests)."""
-    return current_app.extensions.get("authgw", {}).get("revocation_feed")
+    state = maybe_current_authgw()
+    return state.revocation_feed if state is not None else None
 
 
 def _feed_add(session_id: str) -> None:

@@ -4,7 +4,7 @@ Pure functions: no request, no database. ``decode_access_token`` is the
 only way the service reads a token, and it is strict on purpose: the
 algorithm is pinned by the key, the header must say ``typ: at+jwt``, key
 location headers (``jku``, ``jwk``, ``x5u``, ``x5c``) and ``crit`` are
-refused, and every claim of CONTRACT.md must be present with its type.
+refused, and every claim of docs/interface.md must be present with its type.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ _LIST_CLAIMS = ("roles", "permissions")
 FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "crit"})
 #: Longest token accepted, in bytes; anything larger is refused unparsed.
 MAX_TOKEN_BYTES = 8192
-#: Clock skew tolerated on ``exp``, ``nbf`` and ``iat``, in seconds (CONTRACT.md).
+#: Clock skew tolerated on ``exp``, ``nbf`` and ``iat``, in seconds (docs/interface.md).
 LEEWAY_SECONDS = 30
 
 
@@ -177,3 +177,25 @@ def _check_claim_types(claims: dict) -> None:
     for name in ("iat", "exp"):
         if isinstance(claims[name], bool) or not isinstance(claims[name], (int, float)):
             raise TokenInvalid(f"The access token claim {name!r} must be a number.")
+
+
+def mint_access_token(grant, key_set: KeySet, settings, *, now: float | None = None) -> tuple[str, int]:
+    """Issue the access token of a grant (a session or a machine client).
+
+    Args:
+        grant (sessions.Grant): who the token is for: ``session_id``,
+            ``user_id``, ``email``, ``name``, ``roles``, ``permissions``.
+        key_set: signing keys (``key_set.signing_key`` signs).
+        settings (config.Settings): ``jwt_issuer``, ``jwt_audience`` and
+            ``access_token_ttl`` (seconds).
+        now: Unix time in seconds (default: the current time).
+
+    Returns:
+        (token, expires_in): the compact JWS and its lifetime in seconds.
+    """
+    token, _claims = issue_access_token(
+        key_set, issuer=settings.jwt_issuer, audience=settings.jwt_audience, ttl=settings.access_token_ttl,
+        subject=str(grant.user_id), session_id=grant.session_id, email=grant.email or "", name=grant.name or "",
+        roles=grant.roles, permissions=grant.permissions, now=now,
+    )
+    return token, settings.access_token_ttl

@@ -32,7 +32,9 @@ import authgw.views.auth
 from authgw import create_app
 from authgw.extensions import db as _db
 from authgw.models import Permission, Role, User
-from authgw.sessions import open_session
+from authgw.extension import AuthGW
+from authgw.sessions import grant_for_session, open_session
+from authgw.tokens import mint_access_token
 
 from .fakes import FakeProvider, install_fake_http
 
@@ -204,9 +206,10 @@ def make_session(app):
         with target.app_context():
             user = _db.session.get(User, user_id)
             row, refresh_raw = open_session(user, user_agent=user_agent, ip=ip,
-                                            ttl=target.extensions["authgw"]["settings"].refresh_token_ttl)
+                                            ttl=AuthGW.of(target).settings.refresh_token_ttl)
             _db.session.commit()
-            access, _ = authgw.views.auth.mint_access_token(row)
+            state = AuthGW.of(target)
+            access, _ = mint_access_token(grant_for_session(row), state.key_set, state.settings)
             return SignedIn(user_id, row.id, access, refresh_raw)
 
     return factory

@@ -1,4 +1,4 @@
-"""Admin API ``/api/admin/*`` (CONTRACT.md, "Authorization"): permissions per
+"""Admin API ``/api/admin/*`` (docs/interface.md, "Authorization"): permissions per
 route, user search, user changes, roles, allowed emails, audit, rate limit."""
 
 from __future__ import annotations

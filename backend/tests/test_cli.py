@@ -1,5 +1,5 @@
 """Operator commands: ``flask users ...``, ``flask roles ...``, ``flask
-wait-for-db`` and ``flask purge`` (CONTRACT.md: "The same operations exist as
+wait-for-db`` and ``flask purge`` (docs/interface.md: "The same operations exist as
 ``flask`` CLI commands for bootstrapping")."""
 
 from __future__ import annotations

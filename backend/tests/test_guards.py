@@ -1,4 +1,4 @@
-"""Route guards of ``authgw.auth``: default deny, ``@public``, ``@require_auth``
+"""Route guards of ``authgw.bearer``: default deny, ``@public``, ``@require_auth``
 and the permission checks (all-of, any-of, both), RFC 6750 §3 answers."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Blueprint, jsonify
 
-from authgw.auth import public, require_any_permission, require_auth, require_permission
+from authgw.bearer import public, require_any_permission, require_auth, require_permission
 from authgw.extensions import db as _db
 from authgw.models import Role, User
 

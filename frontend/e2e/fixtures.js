@@ -7,7 +7,7 @@ import { ARTIFACTS_DIR } from './env.js';
  * Console messages that are expected and not errors of the app: Chromium
  * logs every non-2xx fetch as "Failed to load resource". A 401 is how an
  * anonymous page load, an expired access token or an ended session shows
- * itself (CONTRACT.md), and the client handles each of them.
+ * itself (docs/interface.md), and the client handles each of them.
  */
 const EXPECTED_CONSOLE = [/Failed to load resource: the server responded with a status of 401/];
 

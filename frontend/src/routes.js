@@ -5,7 +5,7 @@
  * list (the API enforces it anyway; the guard only avoids a page of 403s).
  */
 
-/** Permissions that open the admin area (CONTRACT.md, "Authorization"). */
+/** Permissions that open the admin area (docs/interface.md, "Authorization"). */
 export const ADMIN_PERMISSIONS = ['users:read', 'users:write', 'roles:write', 'audit:read'];
 
 export const NAV_ITEMS = [

@@ -1,15 +1,16 @@
 """``/api/admin/*``: users, roles, allowed emails, audit log.
 
-Each route needs the permission CONTRACT.md names ("Authorization"); a valid
+Each route needs the permission docs/interface.md names ("Authorization"); a valid
 token without it gets ``403 insufficient_scope``. Writes are rate limited.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from .. import admin
-from ..auth import require_permission
+from ..bearer import require_permission
+from ..extension import current_authgw
 from ..clock import rfc3339
 from ..exceptions import InvalidRequest
 from ..extensions import db, limiter
@@ -19,7 +20,7 @@ bp = Blueprint("admin", __name__, url_prefix="/api/admin")
 
 
 def _write_limit() -> str:
-    return current_app.config["RATELIMIT_ADMIN_WRITE"]
+    return current_authgw().settings.ratelimit_admin_write
 
 
 def _actor_id() -> int:

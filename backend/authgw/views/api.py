@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..auth import public, verify_token_in_request
+from ..bearer import public, verify_token_in_request
+from ..extension import current_authgw
 from ..exceptions import TokenInvalid
 from ..extensions import db
 from ..models import User
@@ -25,7 +26,7 @@ def me():
                    roles=user.role_names, permissions=user.permission_names)
 
 
-#: Identity headers the gateway passes to services (CONTRACT.md, "Protected API").
+#: Identity headers the gateway passes to services (docs/interface.md, "Protected API").
 IDENTITY_HEADERS = ("X-Auth-User-Id", "X-Auth-Email", "X-Auth-Roles", "X-Auth-Permissions", "X-Auth-Session-Id")
 
 
@@ -84,14 +85,14 @@ def ready():
 @public
 def public_info():
     """What an anonymous visitor or another service may know about this issuer."""
-    state = current_app.extensions["authgw"]
-    settings = state["settings"]
+    state = current_authgw()
+    settings = state.settings
     return jsonify(
         name="authgw",
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         jwks_uri=f"{settings.public_url}/.well-known/jwks.json",
-        algorithms=state["key_set"].algorithms,
+        algorithms=state.key_set.algorithms,
         access_token_ttl=settings.access_token_ttl,
         provider="dev-idp" if settings.uses_dev_idp else "openid",
         provider_discovery_url=None if settings.uses_dev_idp else settings.oidc_discovery_url,
@@ -102,6 +103,6 @@ def public_info():
 @public
 def jwks():
     """RFC 7517 JWK Set of every key whose tokens may still be alive."""
-    response = jsonify(current_app.extensions["authgw"]["key_set"].jwks())
+    response = jsonify(current_authgw().key_set.jwks())
     response.headers["Cache-Control"] = "public, max-age=300"
     return response

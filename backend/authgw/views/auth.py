@@ -1,6 +1,6 @@
-"""``/api/auth/*``: browser login, token refresh, logout, sessions, gateway check.
+"""``/api/auth/*``: browser login, token refresh, logout, sessions.
 
-Shapes, status codes and cookies are CONTRACT.md's ("Browser login",
+Shapes, status codes and cookies are docs/interface.md's ("Browser login",
 "Tokens", "Protected API").
 """
 
@@ -10,21 +10,22 @@ import logging
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, current_app, jsonify, redirect, request, session
+from flask import Blueprint, Response, jsonify, redirect, request, session
 from werkzeug.exceptions import UnsupportedMediaType
 
 from ..accounts import provision_user
 from ..audit import record_event
-from ..auth import bearer_token_from_request, identity_headers, public, verify_token_in_request
+from ..bearer import bearer_token_from_request, public, verify_token_in_request
 from ..clock import rfc3339, utcnow
 from ..exceptions import InvalidGrant, InvalidRequest, LoginFailed, NotFound, OriginRejected, TokenInvalid
 from ..extensions import db, limiter
 from ..models import Session
 from ..oidc import authorization_url, complete_login
 from ..redirects import safe_next_path
-from ..sessions import (MAX_REFRESH_TOKEN_LENGTH, find_session_by_refresh_token, live_sessions, open_session,
-                        revoke_session, revoke_user_sessions, rotate_refresh_token)
-from ..tokens import issue_access_token
+from ..extension import current_authgw
+from ..sessions import (MAX_REFRESH_TOKEN_LENGTH, find_session_by_refresh_token, grant_for_session, live_sessions,
+                        open_session, revoke_session, revoke_user_sessions, rotate_refresh_token)
+from ..tokens import mint_access_token
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__, url_prefix="/api/auth")
@@ -34,32 +35,17 @@ REFRESH_COOKIE_PATH = "/api/auth"
 MAX_LOGIN_HINT_LENGTH = 254
 
 
-def _state():
-    return current_app.extensions["authgw"]
-
-
 def _settings():
-    return _state()["settings"]
+    return current_authgw().settings
 
 
 def _client_ip() -> str:
     return (request.remote_addr or "")[:45]
 
 
-def mint_access_token(session_row: Session) -> tuple[str, int]:
-    """Issue an access token for a session with the user's current roles.
-
-    Returns:
-        (token, expires_in): the JWT and its lifetime in seconds.
-    """
-    settings = _settings()
-    user = session_row.user
-    token, _claims = issue_access_token(
-        _state()["key_set"], issuer=settings.jwt_issuer, audience=settings.jwt_audience,
-        ttl=settings.access_token_ttl, subject=str(user.id), session_id=session_row.id,
-        email=user.email or "", name=user.name or "", roles=user.role_names, permissions=user.permission_names,
-    )
-    return token, settings.access_token_ttl
+def _mint(grant) -> tuple[str, int]:
+    state = current_authgw()
+    return mint_access_token(grant, state.key_set, state.settings)
 
 
 def _set_refresh_cookie(response: Response, raw: str) -> None:
@@ -89,7 +75,7 @@ def _no_store(response: Response) -> Response:
 
 @bp.get("/login")
 @public
-@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
+@limiter.limit(lambda: _settings().ratelimit_login)
 def login():
     """Start the OpenID Connect authorization code flow (302 to the provider)."""
     settings = _settings()
@@ -119,7 +105,7 @@ def _login_error_redirect(code: str) -> Response:
 
 @bp.get("/callback")
 @public
-@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
+@limiter.limit(lambda: _settings().ratelimit_login)
 def callback():
     """Finish the login: 303 to ``/auth/callback#access_token=...`` or ``/login?error=``."""
     settings = _settings()
@@ -140,7 +126,7 @@ def callback():
         return _login_error_redirect(failure.code)
     finally:
         _clear_login_cookie_if_empty()
-    token, expires_in = mint_access_token(session_row)
+    token, expires_in = _mint(grant_for_session(session_row))
     fragment = urlencode({"access_token": token, "token_type": "Bearer", "expires_in": expires_in, "next": next_path})
     response = redirect(f"{settings.public_url}/auth/callback#{fragment}", 303)
     response.headers["Referrer-Policy"] = "no-referrer"
@@ -183,7 +169,7 @@ def _require_same_origin() -> None:
 
 @bp.post("/refresh")
 @public
-@limiter.limit(lambda: current_app.config["RATELIMIT_REFRESH"])
+@limiter.limit(lambda: _settings().ratelimit_refresh)
 def refresh():
     """Rotate a refresh token (cookie or JSON body) and issue an access token."""
     settings = _settings()
@@ -193,9 +179,9 @@ def refresh():
         if not cookie_token:
             raise InvalidGrant("No refresh token was presented.")
         _require_same_origin()
-    session_row, new_raw = rotate_refresh_token(body_token or cookie_token, ttl=settings.refresh_token_ttl,
-                                                grace_seconds=settings.refresh_grace_seconds)
-    token, expires_in = mint_access_token(session_row)
+    grant, new_raw = rotate_refresh_token(body_token or cookie_token, ttl=settings.refresh_token_ttl,
+                                          grace_seconds=settings.refresh_grace_seconds)
+    token, expires_in = _mint(grant)
     body = {"access_token": token, "token_type": "Bearer", "expires_in": expires_in}
     if body_token is not None:
         body["refresh_token"] = new_raw
@@ -279,17 +265,3 @@ def delete_session(session_id: str):
     record_event("session_revoked", user_id=row.user_id, session_id=row.id, by="user")
     db.session.commit()
     return Response(status=204)
-
-
-@bp.get("/verify")
-def verify():
-    """The gateway's check: 204 with the identity headers, or 401/503.
-
-    nginx's ``auth_request`` calls this for every protected route and copies
-    the ``X-Auth-*`` headers into the upstream request. In production the
-    same answer comes from ``auth.VerifyFastPath`` before Flask routes the
-    request; this view serves whatever the fast path hands back.
-    """
-    response = Response(status=204, headers=identity_headers(verify_token_in_request()))
-    response.headers["Cache-Control"] = "no-store"
-    return response

@@ -1,5 +1,5 @@
 /**
- * The admin API (CONTRACT.md, "Authorization") over the tab's API client,
+ * The admin API (docs/interface.md, "Authorization") over the tab's API client,
  * so every call carries the bearer token and gets refresh-and-retry.
  */
 

@@ -1,6 +1,6 @@
 /**
  * Which parts of the admin area a token's `permissions` claim opens
- * (CONTRACT.md, "Authorization"). Only for choosing what to show: the admin
+ * (docs/interface.md, "Authorization"). Only for choosing what to show: the admin
  * API checks every permission itself and answers `403 insufficient_scope`.
  */
 

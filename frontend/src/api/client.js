@@ -16,7 +16,7 @@
  * that refreshes after another one presents the already-rotated cookie, so
  * refresh-token reuse never happens between tabs of one browser. Without Web
  * Locks (insecure context, old browser) the server's grace window for a
- * just-spent refresh token (CONTRACT.md, "Refresh token") covers the race.
+ * just-spent refresh token (docs/interface.md, "Refresh token") covers the race.
  */
 
 export const REFRESH_LOCK_NAME = 'authgw-refresh';

@@ -1,6 +1,6 @@
 /**
  * Reading the login answer that the backend puts in the URL fragment
- * (CONTRACT.md, "Browser login", step 2):
+ * (docs/interface.md, "Browser login", step 2):
  * `/auth/callback#access_token=<JWT>&token_type=Bearer&expires_in=<s>&next=<path>`.
  */
 

@@ -3,7 +3,7 @@ import { loginUrl, useAuth } from '../auth/AuthContext.jsx';
 import { SignInButton } from '../components/ui.jsx';
 import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
 
-/** What went wrong, per error code of the login callback (CONTRACT.md). */
+/** What went wrong, per error code of the login callback (docs/interface.md). */
 export const LOGIN_ERRORS = {
   access_denied: {
     title: 'Sign-in was cancelled',

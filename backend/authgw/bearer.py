@@ -1,10 +1,12 @@
-"""The request check: one function verifies the bearer token of a request.
+"""Bearer tokens in requests (RFC 6750) and the route guards built on them.
 
-``verify_token_in_request`` is the only place a request's token is read;
-``require_auth`` and ``require_permission`` are thin shells over it. The
-backend checks every protected route itself (defence in depth), even
-though the gateway checked first: ``X-Auth-*`` headers are never trusted
-here.
+``verify_token_in_request`` is the request check of every Flask view:
+``require_auth`` and ``require_permission`` are thin shells over it, and
+``create_app`` runs it before every view not marked ``@public``. Outside
+Flask's request machinery ``gateway_verify.VerifyFastPath`` reads the header
+with the same ``parse_bearer`` and ``check_token``. The backend checks every
+protected route itself (defence in depth), even though the gateway checked
+first: ``X-Auth-*`` headers are never trusted here.
 """
 
 from __future__ import annotations
@@ -12,53 +14,52 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections import OrderedDict
 from functools import wraps
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
-from flask import current_app, g, request
+from cachetools import TLRUCache
+from flask import g, request
 
 from .exceptions import AuthenticationRequired, InsufficientScope, TokenInvalid
+from .extension import current_authgw
 from .extensions import db
 from .tokens import MAX_TOKEN_BYTES, decode_access_token
 
+if TYPE_CHECKING:  # pragma: no cover
+    from .extension import AuthGW
+
 
 class VerifiedTokenCache:
-    """Bounded LRU of tokens already verified by this process.
+    """Bounded LRU of tokens already verified by this process (cachetools).
 
-    Verifying an ES256 signature costs about 80 µs; a dictionary lookup
-    costs well under 1 µs. Entries are keyed on the SHA-256 of the token and
-    live until the token's ``exp`` at most, so a cached token is never
-    accepted after it expires; revocation is checked on every request
-    regardless (``RevocationFeed``).
+    Verifying an ES256 signature costs about 80 µs; a cache hit costs well
+    under 1 µs. Entries are keyed on the SHA-256 of the token (no token is
+    kept in clear) and expire at the token's ``exp`` (``TLRUCache``), so a
+    cached token is never accepted after it expires; revocation is checked
+    on every request regardless (``RevocationFeed``).
 
     Args:
         max_entries: tokens remembered per process. An entry costs about
-            2 KB, so the default bounds the cache to about 8 MB per worker
-            (docs/performance.md: a worker stays under 120 MB RSS); a token
-            evicted early only costs one more signature check.
+            2 KB, so the default bounds the cache to about 8 MB per worker;
+            a token evicted early only costs one more signature check.
     """
 
     def __init__(self, max_entries: int = 4096):
         self.max_entries = max_entries
-        self._entries: OrderedDict[bytes, dict] = OrderedDict()
-        self._lock = threading.Lock()
+        self._entries: TLRUCache = TLRUCache(maxsize=max_entries, ttu=lambda _key, claims, _now: claims["exp"],
+                                             timer=time.time)
+        self._lock = threading.Lock()  # cachetools caches are not thread-safe
 
     def get(self, key: bytes) -> dict | None:
-        claims = self._entries.get(key)
-        if claims is None:
-            return None
-        if claims["exp"] <= time.time():
-            with self._lock:
-                self._entries.pop(key, None)
-            return None
-        return claims
+        """Return the claims cached under ``key`` (a SHA-256 digest), or None
+        when absent or expired."""
+        with self._lock:
+            return self._entries.get(key)
 
     def put(self, key: bytes, claims: dict) -> None:
+        """Remember verified ``claims`` under ``key`` until ``claims["exp"]``."""
         with self._lock:
             self._entries[key] = claims
-            if len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
 
 
 def bearer_token_from_request() -> str | None:
@@ -96,7 +97,7 @@ def verify_token_in_request() -> dict:
     The claims are also stored as ``g.token_claims``.
 
     Returns:
-        dict: verified claims (CONTRACT.md "Access token").
+        dict: verified claims (docs/interface.md "Access token").
 
     Raises:
         AuthenticationRequired: no bearer token was sent (401, RFC 6750 §3).
@@ -109,75 +110,25 @@ def verify_token_in_request() -> dict:
     token = bearer_token_from_request()
     if token is None:
         raise AuthenticationRequired()
-    claims = check_token(token, current_app.extensions["authgw"], db.engine)
+    claims = check_token(token, current_authgw(), db.engine)
     g.token_claims = claims
     return claims
 
 
-def check_token(token: str, state: dict, engine) -> dict:
+def check_token(token: str, state: "AuthGW", engine) -> dict:
     """Verify ``token`` (signature once per process, then the cache) and its
     session (revocation feed); return the claims. Raises like
     ``verify_token_in_request``."""
-    cache: VerifiedTokenCache = state["token_cache"]
     cache_key = hashlib.sha256(token.encode("ascii", "replace")).digest()
-    claims = cache.get(cache_key)
+    claims = state.token_cache.get(cache_key)
     if claims is None:
-        settings = state["settings"]
-        claims = decode_access_token(token, state["key_set"], issuer=settings.jwt_issuer,
+        settings = state.settings
+        claims = decode_access_token(token, state.key_set, issuer=settings.jwt_issuer,
                                      audience=settings.jwt_audience)
-        cache.put(cache_key, claims)
-    if state["revocation_feed"].is_revoked(claims["sid"], engine):
+        state.token_cache.put(cache_key, claims)
+    if state.revocation_feed.is_revoked(claims["sid"], engine):
         raise TokenInvalid("The session of this access token has been revoked.")
     return claims
-
-
-def identity_headers(claims: dict) -> list[tuple[str, str]]:
-    """Return the ``X-Auth-*`` headers the gateway passes upstream for verified
-    ``claims`` (CONTRACT.md "Protected API"); lists are comma-separated."""
-    return [
-        ("X-Auth-User-Id", claims["sub"]),
-        ("X-Auth-Email", claims["email"]),
-        ("X-Auth-Roles", ",".join(claims["roles"])),
-        ("X-Auth-Permissions", ",".join(claims["permissions"])),
-        ("X-Auth-Session-Id", claims["sid"]),
-    ]
-
-
-class VerifyFastPath:
-    """WSGI middleware: the gateway's check (``GET /api/auth/verify``) answered
-    without Flask's request machinery.
-
-    nginx asks this for every protected request its cache cannot answer, so
-    its cost is the cost of the check. The answers are exactly the view's
-    (``views/auth.py: verify``): the same ``check_token``, 204 with the
-    ``X-Auth-*`` headers, or the same JSON error; anything unexpected falls
-    back to the Flask app, which answers it with its own error handlers.
-    """
-
-    PATH = "/api/auth/verify"
-
-    def __init__(self, wsgi_app, flask_app):
-        self.wsgi_app = wsgi_app
-        self.state = flask_app.extensions["authgw"]
-        with flask_app.app_context():
-            self.engine = db.engine
-
-    def __call__(self, wsgi_env, start_response):
-        if wsgi_env.get("PATH_INFO") != self.PATH or wsgi_env.get("REQUEST_METHOD") != "GET":
-            return self.wsgi_app(wsgi_env, start_response)
-        from .exceptions import APIError
-
-        try:
-            token = parse_bearer(wsgi_env.get("HTTP_AUTHORIZATION"))
-            if token is None:
-                raise AuthenticationRequired()
-            claims = check_token(token, self.state, self.engine)
-        except APIError as exc:
-            return exc(wsgi_env, start_response)
-        except Exception:  # noqa: BLE001 - Flask's handlers decide (database errors: 503)
-            return self.wsgi_app(wsgi_env, start_response)
-        start_response("204 NO CONTENT", identity_headers(claims) + [("Cache-Control", "no-store")])
-        return []
 
 
 def public(view: Callable) -> Callable:

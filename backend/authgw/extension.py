@@ -1,0 +1,92 @@
+"""The application state of authgw, as one typed Flask extension.
+
+``AuthGW().init_app(app, settings=..., key_set=...)`` stores itself in
+``app.extensions["authgw"]``; code reaches it through ``current_authgw()``
+(or ``AuthGW.of(app)`` outside a request) and reads typed attributes, never
+a dictionary by string key. Settings live here only: nothing is copied into
+``app.config`` to be read back by key, except what Flask and its extensions
+read themselves (``SECRET_KEY``, ``SQLALCHEMY_*``, cookie and limiter
+options).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flask import Flask, current_app
+
+if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
+    from .bearer import VerifiedTokenCache
+    from .config import Settings
+    from .keys import KeySet
+    from .revocation import RevocationFeed
+
+EXTENSION_NAME = "authgw"
+
+
+class AuthGW:
+    """State shared by every request of one application.
+
+    Attributes:
+        settings (Settings): validated settings (docs/configuration.md).
+        key_set (KeySet): signing key and every published key (RFC 7517).
+        token_cache (VerifiedTokenCache): tokens this process verified.
+        revocation_feed (RevocationFeed): revoked sessions and privilege
+            changes, refreshed in the background (docs/login-and-tokens.md).
+    """
+
+    settings: "Settings"
+    key_set: "KeySet"
+    token_cache: "VerifiedTokenCache"
+    revocation_feed: "RevocationFeed"
+
+    def __init__(self, app: Flask | None = None, **state):
+        if app is not None:
+            self.init_app(app, **state)
+
+    def init_app(self, app: Flask, *, settings: "Settings", key_set: "KeySet",
+                 token_cache: "VerifiedTokenCache", revocation_feed: "RevocationFeed") -> "AuthGW":
+        """Bind the state to ``app`` and register the extension.
+
+        Args:
+            app: the Flask application being built by ``create_app``.
+            settings, key_set, token_cache, revocation_feed: see the class.
+
+        Returns:
+            AuthGW: ``self``.
+
+        Raises:
+            RuntimeError: ``app`` already has an authgw extension.
+        """
+        if EXTENSION_NAME in app.extensions:
+            raise RuntimeError("authgw is already initialised on this application")
+        self.settings = settings
+        self.key_set = key_set
+        self.token_cache = token_cache
+        self.revocation_feed = revocation_feed
+        app.extensions[EXTENSION_NAME] = self
+        return self
+
+    @staticmethod
+    def of(app: Flask) -> "AuthGW":
+        """Return the extension of ``app``.
+
+        Raises:
+            RuntimeError: ``app`` was not built by ``create_app``.
+        """
+        try:
+            return app.extensions[EXTENSION_NAME]
+        except KeyError:
+            raise RuntimeError("authgw is not initialised on this application (use create_app)") from None
+
+
+def current_authgw() -> AuthGW:
+    """Return the extension of the application handling the current request
+    or application context. Raises ``RuntimeError`` outside one."""
+    return AuthGW.of(current_app)
+
+
+def maybe_current_authgw() -> AuthGW | None:
+    """Like ``current_authgw`` but None when the current app has no authgw
+    extension (bare model tests); still needs an application context."""
+    return current_app.extensions.get(EXTENSION_NAME)
