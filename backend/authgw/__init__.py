@@ -17,10 +17,10 @@ from .bearer import VerifiedTokenCache, verify_token_in_request
 from .config import Settings, load_settings
 from .errors import register_error_handlers
 from .extension import AuthGW
-from .extensions import db, limiter, migrate, oauth
+from .extensions import db, limiter, migrate
 from .gateway_verify import VerifyFastPath
 from .keys import generate_key_file, load_key_set
-from .oidc import register_provider
+from .oidc import OpenIDProvider
 from .revocation import RevocationFeed
 from .tokens import LEEWAY_SECONDS
 
@@ -80,12 +80,13 @@ def create_app(config: Mapping[str, str] | Settings | None = None) -> Flask:
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
-    oauth.init_app(app)
     limiter.init_app(app)
-    register_provider(settings)
+    provider = OpenIDProvider(settings)
+    provider.init_app(app)
 
     AuthGW().init_app(app, settings=settings, key_set=key_set, token_cache=VerifiedTokenCache(),
-                      revocation_feed=RevocationFeed(window=settings.access_token_ttl + LEEWAY_SECONDS))
+                      revocation_feed=RevocationFeed(window=settings.access_token_ttl + LEEWAY_SECONDS),
+                      provider=provider)
 
     from .views import admin, api, auth
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
     from .bearer import VerifiedTokenCache
     from .config import Settings
     from .keys import KeySet
+    from .oidc import OpenIDProvider
     from .revocation import RevocationFeed
 
 EXTENSION_NAME = "authgw"
@@ -33,24 +34,28 @@ class AuthGW:
         token_cache (VerifiedTokenCache): tokens this process verified.
         revocation_feed (RevocationFeed): revoked sessions and privilege
             changes, refreshed in the background (docs/login-and-tokens.md).
+        provider (OpenIDProvider): the OpenID provider sign-in goes to.
     """
 
     settings: "Settings"
     key_set: "KeySet"
     token_cache: "VerifiedTokenCache"
     revocation_feed: "RevocationFeed"
+    provider: "OpenIDProvider"
 
     def __init__(self, app: Flask | None = None, **state):
         if app is not None:
             self.init_app(app, **state)
 
     def init_app(self, app: Flask, *, settings: "Settings", key_set: "KeySet",
-                 token_cache: "VerifiedTokenCache", revocation_feed: "RevocationFeed") -> "AuthGW":
+                 token_cache: "VerifiedTokenCache", revocation_feed: "RevocationFeed",
+                 provider: "OpenIDProvider") -> "AuthGW":
         """Bind the state to ``app`` and register the extension.
 
         Args:
             app: the Flask application being built by ``create_app``.
-            settings, key_set, token_cache, revocation_feed: see the class.
+            settings, key_set, token_cache, revocation_feed, provider: see
+                the class.
 
         Returns:
             AuthGW: ``self``.
@@ -64,6 +69,7 @@ class AuthGW:
         self.key_set = key_set
         self.token_cache = token_cache
         self.revocation_feed = revocation_feed
+        self.provider = provider
         app.extensions[EXTENSION_NAME] = self
         return self
 

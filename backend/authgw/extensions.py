@@ -1,6 +1,8 @@
-"""Flask extensions, created unbound; ``create_app`` calls ``init_app``."""
+"""Flask extensions, created unbound; ``create_app`` calls ``init_app``.
 
-from authlib.integrations.flask_client import OAuth
+The OpenID client (Authlib) is per application: ``oidc.OpenIDProvider``.
+"""
+
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
@@ -8,7 +10,6 @@ from flask_sqlalchemy import SQLAlchemy
 
 db = SQLAlchemy()
 migrate = Migrate()
-oauth = OAuth()
 # No X-RateLimit-*/Retry-After on every answer: errors.py adds Retry-After
 # to 429 answers only.
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=False)

@@ -6,23 +6,26 @@ registered with Authlib from its discovery document. Authlib keeps
 cookie, exchanges the code and verifies the ID token (signature through the
 provider's JWK Set, ``iss``, ``aud``, ``exp``, ``nonce``; OpenID Connect
 Core §3.1.3.7). Every failure becomes a ``LoginFailed`` with one of
-CONTRACT.md's codes; none escapes as a 500.
+docs/interface.md's codes; none escapes as a 500.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.base_client import MismatchingStateError, OAuthError
+from authlib.integrations.flask_client import OAuth
 from flask import request, session
 from joserfc.errors import JoseError
 
+from .clock import utcnow
 from .config import Settings
 from .exceptions import LoginFailed
-from .extensions import oauth
+from .extension import current_authgw
 
 log = logging.getLogger(__name__)
 
@@ -37,47 +40,93 @@ _BACKCHANNEL_ENDPOINTS = ("token_endpoint", "jwks_uri", "userinfo_endpoint")
 MAX_PENDING_LOGINS = 4
 
 
-def register_provider(settings: Settings) -> None:
-    """Register the OpenID provider with Authlib (discovery is fetched lazily)."""
-    # Authlib caches clients by name and ``register`` does not replace a
-    # cached one: without this, an app created after another in the same
-    # process would keep the first app's client id, secret, discovery URL
-    # and cached provider metadata and JWK Set.
-    oauth._clients.pop(PROVIDER, None)
-    oauth.register(
-        name=PROVIDER,
-        client_id=settings.oidc_client_id,
-        client_secret=settings.oidc_client_secret,
-        server_metadata_url=settings.oidc_discovery_url,
-        client_kwargs={"scope": SCOPE, "code_challenge_method": "S256", "default_timeout": PROVIDER_TIMEOUT},
-        overwrite=True,
-    )
-    client = oauth.create_client(PROVIDER)
-    if settings.oidc_backchannel_url:
-        _use_backchannel(client, settings.oidc_backchannel_url)
+class OpenIDProvider:
+    """The OpenID provider of one application, registered with Authlib.
 
+    Each application gets its own Authlib ``OAuth`` registry (so an app built
+    after another in the same process never inherits its client or cached
+    metadata). The discovery document is fetched on the first login, with
+    ``PROVIDER_TIMEOUT``; a failure is retried at the next login. With a
+    back-channel URL (compose: the browser reaches the dev IdP at
+    ``localhost:9000``, the backend at ``dev-idp:9000``) the discovery,
+    token, JWKS and userinfo requests go to that origin while the issuer
+    (and so the ``iss`` check) stays the browser-facing one.
 
-def _use_backchannel(client, backchannel_url: str) -> None:
-    """Reach the provider's server-to-server endpoints at ``backchannel_url``.
-
-    In compose the browser reaches the dev IdP at ``localhost:9000`` while the
-    backend container reaches it as ``dev-idp:9000``. The issuer (and so the
-    ``iss`` check) stays the browser-facing URL; only the origin of the
-    discovery, token, JWKS and userinfo requests is replaced.
+    Args:
+        settings: validated settings (client id and secret, discovery URL,
+            ``oidc_backchannel_url``).
     """
-    internal = urlsplit(backchannel_url)
-    original_metadata_url = client._server_metadata_url
-    client._server_metadata_url = urlunsplit(urlsplit(original_metadata_url)._replace(scheme=internal.scheme, netloc=internal.netloc))
-    original_load = client.load_server_metadata
 
-    def load_server_metadata():
-        metadata = original_load()
-        for name in _BACKCHANNEL_ENDPOINTS:
-            if name in metadata:
-                metadata[name] = urlunsplit(urlsplit(metadata[name])._replace(scheme=internal.scheme, netloc=internal.netloc))
-        return metadata
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._oauth = OAuth()
+        self._client = None
+        self._lock = threading.Lock()
 
-    client.load_server_metadata = load_server_metadata
+    def init_app(self, app) -> None:
+        """Bind the Authlib registry to ``app`` (login state in its session)."""
+        self._oauth.init_app(app)
+
+    def client(self):
+        """Return the Authlib client, registering it on first use.
+
+        Raises:
+            LoginFailed(provider_error): the discovery document is unreachable
+                or not an OpenID provider's.
+        """
+        if self._client is not None:
+            return self._client
+        with self._lock:
+            if self._client is None:
+                metadata = self._discover()
+                self._oauth.register(
+                    name=PROVIDER,
+                    client_id=self.settings.oidc_client_id,
+                    client_secret=self.settings.oidc_client_secret,
+                    client_kwargs={"scope": SCOPE, "code_challenge_method": "S256",
+                                   "default_timeout": PROVIDER_TIMEOUT},
+                    **metadata,
+                )
+                self._client = self._oauth.create_client(PROVIDER)
+        return self._client
+
+    def _discover(self) -> dict:
+        settings = self.settings
+        url = settings.oidc_discovery_url
+        if settings.oidc_backchannel_url:
+            url = _on_origin(url, settings.oidc_backchannel_url)
+        try:
+            response = requests.get(url, timeout=PROVIDER_TIMEOUT, headers={"Accept": "application/json"})
+            response.raise_for_status()
+            metadata = response.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise LoginFailed("provider_error", f"discovery failed: {exc.__class__.__name__}") from None
+        if not isinstance(metadata, dict) or not all(
+                isinstance(metadata.get(name), str) for name in ("issuer", "authorization_endpoint", "token_endpoint",
+                                                                  "jwks_uri")):
+            raise LoginFailed("provider_error", "discovery document lacks issuer or endpoints")
+        if settings.oidc_backchannel_url:
+            for name in _BACKCHANNEL_ENDPOINTS:
+                if isinstance(metadata.get(name), str):
+                    metadata[name] = _on_origin(metadata[name], settings.oidc_backchannel_url)
+        # Only metadata members: Authlib reads them as server metadata.
+        return {key: value for key, value in metadata.items() if key not in _AUTHLIB_ARGUMENTS}
+
+
+#: Names that Authlib's ``register`` takes as its own arguments, not metadata.
+_AUTHLIB_ARGUMENTS = frozenset({"name", "client_id", "client_secret", "client_kwargs", "server_metadata_url",
+                                "access_token_url", "authorize_url", "api_base_url", "overwrite"})
+
+
+def _on_origin(url: str, origin_url: str) -> str:
+    """``url`` with its scheme and host:port replaced by those of ``origin_url``."""
+    origin = urlsplit(origin_url)
+    return urlunsplit(urlsplit(url)._replace(scheme=origin.scheme, netloc=origin.netloc))
+
+
+def provider() -> OpenIDProvider:
+    """The provider of the current application (``create_app`` makes it)."""
+    return current_authgw().provider
 
 
 def _next_key(state: str) -> str:
@@ -100,6 +149,22 @@ def _forget_oldest_pending_logins(keep: int) -> None:
         session.pop(_next_key(key[len(prefix):]), None)
 
 
+def forget_finished_logins(now: float) -> None:
+    """Drop expired logins from the login-state cookie; clear it when no login
+    is pending (an empty session makes Flask delete the cookie).
+
+    Args:
+        now: Unix time, seconds.
+    """
+    prefix = f"_state_{PROVIDER}_"
+    for key in [k for k in session.keys() if k.startswith(prefix) or k.startswith("_next_")]:
+        value = session.get(key)
+        if isinstance(value, dict) and value.get("exp", 0) < now:
+            session.pop(key, None)
+    if not any(k.startswith(prefix) for k in session.keys()):
+        session.clear()
+
+
 def authorization_url(settings: Settings, next_path: str, login_hint: str | None) -> str:
     """Start a login: remember state, nonce, PKCE verifier and ``next``.
 
@@ -115,7 +180,7 @@ def authorization_url(settings: Settings, next_path: str, login_hint: str | None
     Raises:
         LoginFailed(provider_error): discovery document unreachable or bad.
     """
-    client = oauth.create_client(PROVIDER)
+    client = provider().client()
     extra = {"login_hint": login_hint} if login_hint else {}
     try:
         rv = client.create_authorization_url(settings.redirect_uri, **extra)
@@ -130,7 +195,8 @@ def authorization_url(settings: Settings, next_path: str, login_hint: str | None
 
 def complete_login() -> tuple[dict, str]:
     """Finish a login at the callback: check state, exchange the code,
-    verify the ID token.
+    verify the ID token. Whatever the outcome, expired and finished logins
+    leave the login-state cookie (``forget_finished_logins``).
 
     Returns:
         (claims, next_path): the verified ID token claims and the local path
@@ -142,6 +208,13 @@ def complete_login() -> tuple[dict, str]:
             (signature, ``iss``, ``aud``, ``exp``, ``nonce`` or missing ID
             token), ``provider_error`` (any other provider or network error).
     """
+    try:
+        return _complete_login()
+    finally:
+        forget_finished_logins(utcnow().timestamp())
+
+
+def _complete_login() -> tuple[dict, str]:
     state = request.args.get("state") or ""
     next_path = session.pop(_next_key(state), "/") if state else "/"
     error = request.args.get("error")
@@ -151,7 +224,7 @@ def complete_login() -> tuple[dict, str]:
         raise LoginFailed(code, f"provider answered error={error[:64]}")
     if not state or not request.args.get("code"):
         raise LoginFailed("invalid_state", "callback without state or code")
-    client = oauth.create_client(PROVIDER)
+    client = provider().client()
     try:
         issuer = client.load_server_metadata().get("issuer")
         if not issuer:

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 import authgw.accounts
 import authgw.audit
 import authgw.clock
+import authgw.oidc
 import authgw.revocation
 import authgw.sessions
 import authgw.views.auth
@@ -157,7 +158,8 @@ class MovableClock:
 def clock(monkeypatch):
     """Freeze the service's clock; ``clock.advance(s)`` moves it forward."""
     fake = MovableClock()
-    for module in (authgw.clock, authgw.sessions, authgw.revocation, authgw.accounts, authgw.audit, authgw.views.auth):
+    for module in (authgw.clock, authgw.sessions, authgw.revocation, authgw.accounts, authgw.audit,
+                   authgw.oidc):
         monkeypatch.setattr(module, "utcnow", fake)
     return fake
 

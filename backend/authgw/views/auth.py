@@ -10,13 +10,13 @@ import logging
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, jsonify, redirect, request, session
+from flask import Blueprint, Response, jsonify, redirect, request
 from werkzeug.exceptions import UnsupportedMediaType
 
 from ..accounts import provision_user
 from ..audit import record_event
 from ..bearer import bearer_token_from_request, public, verify_token_in_request
-from ..clock import rfc3339, utcnow
+from ..clock import rfc3339
 from ..exceptions import InvalidGrant, InvalidRequest, LoginFailed, NotFound, OriginRejected, TokenInvalid
 from ..extensions import db, limiter
 from ..models import Session
@@ -124,25 +124,12 @@ def callback():
         record_event("login_failed", email=email, reason=failure.code, detail=failure.reason[:200])
         db.session.commit()
         return _login_error_redirect(failure.code)
-    finally:
-        _clear_login_cookie_if_empty()
     token, expires_in = _mint(grant_for_session(session_row))
     fragment = urlencode({"access_token": token, "token_type": "Bearer", "expires_in": expires_in, "next": next_path})
     response = redirect(f"{settings.public_url}/auth/callback#{fragment}", 303)
     response.headers["Referrer-Policy"] = "no-referrer"
     _set_refresh_cookie(response, refresh_raw)
     return _no_store(response)
-
-
-def _clear_login_cookie_if_empty() -> None:
-    # Authlib pops the used state; drop expired leftovers too. An empty
-    # session makes Flask delete the login-state cookie.
-    for key in [k for k in session.keys() if k.startswith("_state_") or k.startswith("_next_")]:
-        value = session.get(key)
-        if isinstance(value, dict) and value.get("exp", 0) < utcnow().timestamp():
-            session.pop(key, None)
-    if not any(k.startswith("_state_") for k in session.keys()):
-        session.clear()
 
 
 def _refresh_token_from_body() -> str | None:
