@@ -88,11 +88,12 @@ def create_app(config: Mapping[str, str] | Settings | None = None) -> Flask:
                       revocation_feed=RevocationFeed(window=settings.access_token_ttl + LEEWAY_SECONDS),
                       provider=provider)
 
-    from .views import admin, api, auth
+    from .views import admin, api, auth, internal
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(internal.bp)
     register_error_handlers(app)
 
     @app.before_request

@@ -24,6 +24,43 @@ from .clock import utcnow
 from .exceptions import ServiceUnavailable
 from .models import Session
 
+
+def read_snapshot(connection, window: float, now=None) -> dict:
+    """Read the revocation snapshot that gateways and services poll.
+
+    The shape of ``GET /api/internal/revocations`` (docs/login-and-tokens.md
+    "The revocation feed"): a full snapshot, never a diff, so that a poller
+    needs no clock agreement with this host.
+
+    Args:
+        connection: SQLAlchemy connection (its own, outside any request
+            transaction).
+        window: seconds covered: a revocation older than this concerns
+            only expired tokens (access-token TTL + leeway).
+        now: aware UTC datetime (default ``utcnow()``).
+
+    Returns:
+        dict: ``{"generated_at": float, "window": int, "sessions": {sid:
+        revoked_at}, "subjects": {sub: not_before}, "roles": {role:
+        not_before}}``; times are Unix seconds (ints except
+        ``generated_at``).
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: the database cannot be read.
+    """
+    now = now or utcnow()
+    since = now - timedelta(seconds=window)
+    rows = connection.execute(
+        sa.select(Session.id, Session.revoked_at).where(Session.revoked_at >= since)
+    ).all()
+    return {
+        "generated_at": now.timestamp(),
+        "window": int(window),
+        "sessions": {sid: int(revoked_at.timestamp()) for sid, revoked_at in rows},
+        "subjects": {},
+        "roles": {},
+    }
+
 log = logging.getLogger(__name__)
 
 #: Re-read revocations before this margin, in seconds, to cover clock skew
