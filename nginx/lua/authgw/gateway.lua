@@ -1,0 +1,334 @@
+--- The gateway's token check (docs/gateway-lua.md). Orchestrates only:
+-- authgw.jwt parses and verifies, authgw.jwks holds the keys,
+-- authgw.revocations the feed; this module caches verdicts and answers.
+--
+--   init_by_lua_block        { require("authgw.gateway").init({issuer=..., ...}) }
+--   init_worker_by_lua_block { require("authgw.gateway").init_worker() }
+--   access_by_lua_block      { require("authgw.gateway").check({permissions = {GET = "notes:read", ["*"] = "notes:write"}, identity = true}) }
+--
+-- Answers follow RFC 6750 §3: 401 `Bearer realm="api"` without a token,
+-- 401 `error="invalid_token"` with a bad one, 403 `error="insufficient_scope"`,
+-- 503 `service_unavailable` with `Retry-After: 5` when keys or revocation
+-- list cannot be trusted. Tokens are never logged, and never kept in clear:
+-- caches are keyed by an HMAC of the token under a per-worker random key.
+
+local jwt = require "authgw.jwt"
+local jwks = require "authgw.jwks"
+local revocations = require "authgw.revocations"
+local lrucache = require "resty.lrucache"
+local cjson = require "cjson"
+
+local ngx = ngx
+local type, pairs, ipairs, tostring, tonumber, error = type, pairs, ipairs, tostring, tonumber, error
+local concat, sort = table.concat, table.sort
+local match, find, lower, byte = string.match, string.find, string.lower, string.byte
+
+local M = {}
+
+local conf            -- set by init(), read-only afterwards
+local cache           -- per worker: hmac(token) -> entry (verified claims)
+local negative        -- per worker: hmac(token) -> err (refused tokens)
+local negative_version
+local secret          -- per worker HMAC key for cache keys
+local counts = {}     -- per worker verdict counters, flushed to the dict
+
+local DEFAULTS = {
+    dict = "authgw",
+    algorithms = { "ES256" },
+    leeway = 30,
+    trust_window = 60,
+    poll_interval = 1,
+    http_timeout = 2,
+    cache_size = 10000,
+    negative_cache_size = 10000,
+    negative_ttl = 60,
+    bad_signature_limit = 50,
+    jwks_default_refresh = 300,
+    jwks_min_refresh = 30,
+    jwks_max_refresh = 3600,
+    jwks_retry_interval = 10,
+    unknown_kid_interval = 10,
+    revocations_max_body = 16 * 1048576,
+}
+
+local CHALLENGE_MISSING = 'Bearer realm="api"'
+local CHALLENGE_INVALID = 'Bearer realm="api", error="invalid_token"'
+local CHALLENGE_SCOPE = 'Bearer realm="api", error="insufficient_scope"'
+
+-- Refusals worth remembering: they do not change with time or keys.
+local NEGATIVE_REASONS = {
+    malformed = true, too_large = true, wrong_type = true, forbidden_header = true,
+    wrong_alg = true, missing_claim = true, bad_claim = true, wrong_issuer = true,
+    wrong_audience = true, expired = true, bad_signature = true, unknown_key = true,
+}
+
+local function count(reason)
+    counts[reason] = (counts[reason] or 0) + 1
+end
+
+--- Validate and store the settings (init_by_lua). Raises one error listing
+-- every problem.
+-- @tparam table opts `issuer`, `audience`, `jwks_url`, `revocations_url`
+--   (strings, required); `trust_window`, `poll_interval`, `leeway`,
+--   `http_timeout`, `negative_ttl`, jwks_* (seconds); `algorithms` (list,
+--   ES256/RS256); `cache_size`, `negative_cache_size` (entries);
+--   `bad_signature_limit` (failed signatures per client address per second
+--   before 429, 0 = off); `dict` (lua_shared_dict name).
+function M.init(opts)
+    local c, problems = {}, {}
+    for k, v in pairs(DEFAULTS) do c[k] = v end
+    for k, v in pairs(opts or {}) do
+        if DEFAULTS[k] == nil and k ~= "issuer" and k ~= "audience" and k ~= "jwks_url"
+            and k ~= "revocations_url" then
+            problems[#problems + 1] = "unknown setting " .. tostring(k)
+        end
+        c[k] = v
+    end
+    for _, k in ipairs({ "issuer", "audience", "jwks_url", "revocations_url" }) do
+        if type(c[k]) ~= "string" or c[k] == "" then problems[#problems + 1] = k .. " must be a non-empty string" end
+    end
+    for _, k in ipairs({ "jwks_url", "revocations_url" }) do
+        if type(c[k]) == "string" and not match(c[k], "^https?://") then
+            problems[#problems + 1] = k .. " must be an http:// or https:// URL"
+        end
+    end
+    for k, v in pairs(DEFAULTS) do
+        if type(v) == "number" and (type(c[k]) ~= "number" or c[k] < 0) then
+            problems[#problems + 1] = k .. " must be a number >= 0"
+        end
+    end
+    if type(c.trust_window) == "number" and type(c.poll_interval) == "number" and c.trust_window <= c.poll_interval then
+        problems[#problems + 1] = "trust_window must be longer than poll_interval"
+    end
+    local algs = {}
+    if type(c.algorithms) ~= "table" or #c.algorithms == 0 then
+        problems[#problems + 1] = "algorithms must be a non-empty list"
+    else
+        for _, a in ipairs(c.algorithms) do
+            if a ~= "ES256" and a ~= "RS256" then problems[#problems + 1] = "algorithm " .. tostring(a) .. " is not supported" end
+            algs[a] = true
+        end
+    end
+    if ngx and ngx.shared and not ngx.shared[c.dict] then
+        problems[#problems + 1] = "lua_shared_dict " .. tostring(c.dict) .. " is not declared"
+    end
+    if #problems > 0 then error("authgw gateway settings: " .. concat(problems, "; "), 2) end
+    c.algorithm_set = algs
+    c.verify_opts = { issuer = c.issuer, audience = c.audience, leeway = c.leeway, algorithms = algs }
+    conf = c
+    local timeout_ms = c.http_timeout * 1000
+    jwks.configure({
+        url = c.jwks_url, dict = c.dict, algorithms = algs, timeout = timeout_ms, max_body = 1048576,
+        default_refresh = c.jwks_default_refresh, min_refresh = c.jwks_min_refresh,
+        max_refresh = c.jwks_max_refresh, retry_interval = c.jwks_retry_interval,
+        unknown_kid_interval = c.unknown_kid_interval,
+    })
+    revocations.configure({
+        url = c.revocations_url, dict = c.dict, poll_interval = c.poll_interval,
+        trust_window = c.trust_window, timeout = timeout_ms, max_body = c.revocations_max_body,
+    })
+end
+
+local function flush_counts(premature)
+    local dict = ngx.shared[conf.dict]
+    for reason, n in pairs(counts) do
+        if n > 0 then
+            dict:incr("m:verdict:" .. reason, n, 0)
+            counts[reason] = 0
+        end
+    end
+    if premature then return end
+end
+
+--- Start the timers and create the per-worker caches (init_worker_by_lua).
+function M.init_worker()
+    assert(conf, "authgw.gateway.init() was not called")
+    cache = assert(lrucache.new(conf.cache_size))
+    negative = assert(lrucache.new(conf.negative_cache_size))
+    local rand = require "openssl.rand"
+    secret = rand.bytes(32)
+    jwks.start()
+    revocations.start()
+    ngx.timer.every(1, flush_counts)
+end
+
+local function respond(status, code, description, challenge, retry_after)
+    ngx.status = status
+    local h = ngx.header
+    h["Content-Type"] = "application/json"
+    h["Cache-Control"] = "no-store"
+    if challenge then h["WWW-Authenticate"] = challenge end
+    if retry_after then h["Retry-After"] = retry_after end
+    ngx.print(cjson.encode({ error = code, error_description = description }))
+    return ngx.exit(ngx.HTTP_OK)
+end
+
+local function join(list)
+    return concat(list, ",")
+end
+
+local function new_entry(claims)
+    local perms = {}
+    for _, p in ipairs(claims.permissions) do perms[p] = true end
+    return {
+        sub = claims.sub, sid = claims.sid, iat = claims.iat, exp = claims.exp, roles = claims.roles,
+        permissions = perms, email = claims.email,
+        roles_joined = join(claims.roles), permissions_joined = join(claims.permissions),
+    }
+end
+
+--- Verify a token without the verdict caches (cold path).
+-- @tparam string token
+-- @treturn table cache entry, or nil, err (`err.status` set for 503/429)
+function M.verify_uncached(token)
+    local jws, err = jwt.parse(token)
+    if not jws then return nil, err end
+    local key, loaded = jwks.get(jws.kid)
+    if not key and jwks.refresh_for_unknown_kid() then
+        key, loaded = jwks.get(jws.kid)
+    end
+    if not loaded then
+        return nil, { reason = "keys_unavailable", status = 503,
+                      description = "The signing keys are not available yet; try again shortly." }
+    end
+    conf.verify_opts.now = ngx.now()
+    local claims
+    claims, err = jwt.verify(jws, key, conf.verify_opts)
+    if not claims then return nil, err end
+    return new_entry(claims)
+end
+
+local function client_over_limit()
+    local limit = conf.bad_signature_limit
+    if limit == 0 then return false end
+    local n = ngx.shared[conf.dict]:get("badsig:" .. ngx.var.binary_remote_addr)
+    return n and n >= limit
+end
+
+local function note_bad_signature()
+    if conf.bad_signature_limit == 0 then return end
+    ngx.shared[conf.dict]:incr("badsig:" .. ngx.var.binary_remote_addr, 1, 0, 1)
+end
+
+--- Authenticate a bearer token: cache, then verify, then revocations.
+-- @tparam string token
+-- @treturn table entry, or nil, err `{reason=, description=, status=}`
+function M.authenticate(token)
+    local key = ngx.hmac_sha1(secret, token)
+    local entry = cache:get(key)
+    if not entry then
+        local v = jwks.version()
+        if v ~= negative_version then
+            negative:flush_all()
+            negative_version = v
+        end
+        local bad = negative:get(key)
+        if bad then return nil, bad end
+        if client_over_limit() then
+            return nil, { reason = "rate_limited", status = 429,
+                          description = "Too many invalid access tokens from this client; slow down." }
+        end
+        local err
+        entry, err = M.verify_uncached(token)
+        if not entry then
+            if NEGATIVE_REASONS[err.reason] then negative:set(key, err, conf.negative_ttl) end
+            if err.reason == "bad_signature" then note_bad_signature() end
+            return nil, err
+        end
+        cache:set(key, entry, entry.exp + conf.leeway - ngx.now())
+    end
+    local snap = revocations.current()
+    if not snap then
+        return nil, { reason = "revocations_unavailable", status = 503,
+                      description = "The revocation list is out of date; try again shortly." }
+    end
+    local revoked = revocations.is_revoked(snap, entry)
+    if revoked then return nil, { reason = "revoked", description = revoked } end
+    return entry
+end
+
+-- RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; scheme case-insensitive.
+local function bearer_token(header)
+    local scheme, rest = match(header, "^%s*(%S+)(.*)$")
+    if not scheme or lower(scheme) ~= "bearer" then return nil end
+    local token = match(rest, "^ +(%S+)%s*$")
+    return token or false
+end
+
+--- Check the request's token for a route (access_by_lua). Returns to let
+-- the request through; otherwise answers and ends the request.
+-- @tparam table route `{permissions = {METHOD = "perm", ["*"] = "perm"} | nil,
+--   identity = boolean, public = boolean}`
+function M.check(route)
+    if route and route.public then return end
+    local header = ngx.var.http_authorization
+    local token = header and bearer_token(header)
+    if not token then
+        count("missing")
+        if token == false then
+            return respond(401, "invalid_token", "The Authorization header must be 'Bearer <token>'.", CHALLENGE_INVALID)
+        end
+        return respond(401, "invalid_token", "An access token is required: send Authorization: Bearer <token>.",
+            CHALLENGE_MISSING)
+    end
+    local entry, err = M.authenticate(token)
+    if not entry then
+        count(err.reason)
+        if err.status == 503 then
+            return respond(503, "service_unavailable", err.description, nil, "5")
+        elseif err.status == 429 then
+            return respond(429, "rate_limited", err.description, nil, "1")
+        end
+        return respond(401, "invalid_token", err.description, CHALLENGE_INVALID)
+    end
+    local perms = route and route.permissions
+    if perms then
+        local need = perms[ngx.req.get_method()] or perms["*"]
+        if need and not entry.permissions[need] then
+            count("insufficient_scope")
+            return respond(403, "insufficient_scope", "This request needs the permission " .. need .. ".",
+                CHALLENGE_SCOPE)
+        end
+    end
+    count("valid")
+    if route and route.identity then
+        local var = ngx.var
+        var.auth_user_id = entry.sub
+        var.auth_email = entry.email
+        var.auth_roles = entry.roles_joined
+        var.auth_permissions = entry.permissions_joined
+        var.auth_session_id = entry.sid
+    end
+end
+
+--- Prometheus text exposition of the verdict counters and feed ages.
+-- @treturn string
+function M.metrics()
+    flush_counts()
+    local dict = ngx.shared[conf.dict]
+    local lines = {
+        "# HELP authgw_gateway_token_verdicts_total Token checks at the gateway by verdict.",
+        "# TYPE authgw_gateway_token_verdicts_total counter",
+    }
+    local keys = dict:get_keys(0)
+    sort(keys)
+    for _, k in ipairs(keys) do
+        local reason = match(k, "^m:verdict:(.+)$")
+        if reason then
+            lines[#lines + 1] = ('authgw_gateway_token_verdicts_total{verdict="%s"} %d'):format(reason, dict:get(k) or 0)
+        end
+    end
+    for _, name in ipairs({ "rev_poll_ok", "rev_poll_failed", "jwks_fetch_ok", "jwks_fetch_failed" }) do
+        lines[#lines + 1] = ("# TYPE authgw_gateway_%s_total counter"):format(name)
+        lines[#lines + 1] = ("authgw_gateway_%s_total %d"):format(name, dict:get("m:" .. name) or 0)
+    end
+    local rev_age, jwks_age = revocations.age(), jwks.age()
+    lines[#lines + 1] = "# TYPE authgw_gateway_revocation_feed_age_seconds gauge"
+    lines[#lines + 1] = "authgw_gateway_revocation_feed_age_seconds " .. (rev_age and ("%.3f"):format(rev_age) or "NaN")
+    lines[#lines + 1] = "# TYPE authgw_gateway_jwks_age_seconds gauge"
+    lines[#lines + 1] = "authgw_gateway_jwks_age_seconds " .. (jwks_age and ("%.3f"):format(jwks_age) or "NaN")
+    return concat(lines, "\n") .. "\n"
+end
+
+M._conf = function() return conf end
+return M

@@ -1,0 +1,147 @@
+--- The backend's JWK Set at the gateway (docs/gateway-lua.md "Keys").
+-- A timer in every worker refreshes it, one worker at a time (shared-dict
+-- lock), when its cache lifetime (`Cache-Control: max-age`, clamped to
+-- [min_refresh, max_refresh]) has passed; the document lives in the shared
+-- dict for all workers. An unknown `kid` triggers one extra fetch, at most
+-- once per `unknown_kid_interval` seconds per gateway, so a key rotation
+-- needs no reload. Each worker keeps the parsed OpenSSL keys of the current
+-- version: no key is parsed per request.
+
+local http = require "authgw.http"
+local jwk = require "authgw.jwk"
+
+local ngx = ngx
+local tonumber, tostring, next = tonumber, tostring, next
+local match, lower = string.match, string.lower
+
+local M = {}
+
+local conf, url
+local keys, version, checked_at = nil, nil, -1
+
+local function max_age(headers)
+    local cc = headers["cache-control"]
+    local age = cc and tonumber(match(lower(cc), "max%-age=(%d+)"))
+    age = age or conf.default_refresh
+    if age < conf.min_refresh then age = conf.min_refresh end
+    if age > conf.max_refresh then age = conf.max_refresh end
+    return age
+end
+
+--- Fetch the JWK Set now and store it (caller holds no lock; takes it).
+-- @treturn boolean fetched, string|nil error
+local function fetch()
+    local dict = ngx.shared[conf.dict]
+    if not dict:add("jwks:lock", true, conf.timeout / 1000 * 3 + 1) then return false, "locked" end
+    local status, headers, body = http.get(url, { timeout = conf.timeout, max_body = conf.max_body })
+    local err
+    if status == 200 then
+        local parsed, skipped = jwk.parse_set(body, conf.algorithms)
+        if not parsed then
+            err = skipped
+        elseif not next(parsed) then
+            err = "no usable key (" .. table.concat(skipped, "; ") .. ")"
+        else
+            local digest = ngx.md5(body)
+            if digest ~= dict:get("jwks:digest") then
+                local ok, serr = dict:set("jwks:body", body)
+                if ok then
+                    dict:set("jwks:digest", digest)
+                    dict:incr("jwks:version", 1, 0)
+                else
+                    err = "shared dict: " .. tostring(serr)
+                end
+            end
+            if not err then
+                dict:set("jwks:fetched_at", ngx.now())
+                dict:set("jwks:next", ngx.now() + max_age(headers))
+            end
+        end
+    else
+        err = status and ("status " .. status) or headers
+    end
+    if err then
+        -- Not loaded yet: retry every second; else keep the old set a while.
+        dict:set("jwks:next", ngx.now() + (dict:get("jwks:version") and conf.retry_interval or 1))
+        dict:incr("m:jwks_fetch_failed", 1, 0)
+        ngx.log(ngx.WARN, "authgw: JWK Set fetch failed (", conf.url, "): ", err)
+    else
+        dict:incr("m:jwks_fetch_ok", 1, 0)
+    end
+    dict:delete("jwks:lock")
+    checked_at = -1
+    return not err, err
+end
+
+local function tick(premature)
+    if premature then return end
+    local due = ngx.shared[conf.dict]:get("jwks:next") or 0
+    if ngx.now() >= due then fetch() end
+end
+
+--- Configure (init phase).
+-- @tparam table c `url`, `dict`, `algorithms` (set), `timeout` (ms),
+--   `max_body`, `default_refresh`, `min_refresh`, `max_refresh`,
+--   `retry_interval`, `unknown_kid_interval` (seconds)
+function M.configure(c)
+    conf = c
+    url = assert(http.parse_url(c.url))
+end
+
+--- Start the refresh timers (init_worker phase).
+function M.start()
+    ngx.timer.at(0, tick)
+    local ok, err = ngx.timer.every(1, tick)
+    if not ok then ngx.log(ngx.ERR, "authgw: cannot start the JWK Set timer: ", err) end
+end
+
+local function load_local()
+    local now = ngx.now()
+    if now - checked_at < 0.1 then return end
+    checked_at = now
+    local dict = ngx.shared[conf.dict]
+    local v = dict:get("jwks:version")
+    if v and v ~= version then
+        local parsed = jwk.parse_set(dict:get("jwks:body"), conf.algorithms)
+        if parsed then keys, version = parsed, v end
+    end
+end
+
+--- The key for `kid`, or nil.
+-- @treturn table|nil key, boolean loaded (false: no JWK Set yet)
+function M.get(kid)
+    load_local()
+    if not keys then return nil, false end
+    return keys[kid], true
+end
+
+--- The current version of the key set (changes when the set changes).
+function M.version()
+    load_local()
+    return version
+end
+
+--- Re-fetch on an unknown kid, at most once per unknown_kid_interval per
+-- gateway; may block this request for at most the fetch timeout.
+-- @treturn boolean whether a fetch was made (or awaited) and succeeded
+function M.refresh_for_unknown_kid()
+    local dict = ngx.shared[conf.dict]
+    if not dict:add("jwks:unknown_kid", true, conf.unknown_kid_interval) then return false end
+    local ok, err = fetch()
+    if err == "locked" then
+        -- Another worker is fetching: wait for it (bounded).
+        local deadline = ngx.now() + conf.timeout / 1000
+        while dict:get("jwks:lock") and ngx.now() < deadline do ngx.sleep(0.01) end
+        checked_at = -1
+        ok = true
+    end
+    return ok
+end
+
+--- Age of the last successful fetch in seconds (nil: never), for metrics.
+function M.age()
+    local at = ngx.shared[conf.dict]:get("jwks:fetched_at")
+    return at and (ngx.now() - at) or nil
+end
+
+return M
