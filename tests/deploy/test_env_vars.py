@@ -2,8 +2,9 @@
 it documents is read by some code (docker-compose.yml counts as code).
 
 "Read" is found by grepping the code for the ways each language reads its
-environment: Python ``env.get("X")`` / ``os.environ[...]`` / ``getenv`` and
-the ``(env, "X")`` helpers of backend/authgw/config.py; shell parameter
+environment: Python ``env.get("X")`` / ``os.environ[...]`` / ``getenv``, the
+``(env, "X")`` helpers and the ``validation_alias="X"`` fields of the
+pydantic-settings schema in backend/authgw/config.py; shell parameter
 expansions with a default (``${X:-...}``, ``${X-...}``, ``${X:=...}``,
 ``${X:?...}``), which is how these scripts take settings from the
 environment; ``${X}`` placeholders of the nginx templates (filled in from the
@@ -27,6 +28,7 @@ PYTHON_READS = [re.compile(pattern) for pattern in (
     r"\b(?:environ|env)\[\s*[\"']" + NAME + r"[\"']\s*\]",
     r"getenv\(\s*[\"']" + NAME + r"[\"']",
     r"\(\s*env\s*,\s*[\"']" + NAME + r"[\"']",
+    r"\bvalidation_alias\s*=\s*[\"']" + NAME + r"[\"']",
 )]
 #: ``for name, default in (("RATELIMIT_LOGIN", "30 per minute"), ...)`` in config.py
 PYTHON_NAME_TABLE = re.compile(r"for\s+\w+\s*,\s*\w+\s+in\s+\(((?:\s*\(\s*\"[A-Z0-9_]+\"\s*,\s*\"[^\"]*\"\s*\)\s*,?)+)\s*\)")
