@@ -8,6 +8,7 @@ import AuthCallback from './pages/AuthCallback.jsx';
 import LoginPage from './pages/LoginPage.jsx';
 import Profile from './pages/Profile.jsx';
 import Sessions from './pages/Sessions.jsx';
+import Notes from './pages/Notes.jsx';
 import NotFound from './pages/NotFound.jsx';
 import { ADMIN_PERMISSIONS } from './routes.js';
 
@@ -24,6 +25,7 @@ export default function App({ callback }) {
         <Route element={<RequireAuth />}>
           <Route path="profile" element={<Profile />} />
           <Route path="sessions" element={<Sessions />} />
+          <Route path="notes" element={<Notes />} />
           <Route
             path="admin/*"
             element={

@@ -11,5 +11,6 @@ export const ADMIN_PERMISSIONS = ['users:read', 'users:write', 'roles:write', 'a
 export const NAV_ITEMS = [
   { to: '/profile', label: 'Profile' },
   { to: '/sessions', label: 'Devices' },
+  { to: '/notes', label: 'Notes' },
   { to: '/admin', label: 'Admin', anyPermission: ADMIN_PERMISSIONS },
 ];

@@ -1,0 +1,48 @@
+"""gunicorn settings of the notes service.
+
+Run from this folder: ``gunicorn --config gunicorn.conf.py "notes:create_app()"``.
+Before any worker starts, the master validates the settings (every problem
+listed, exit 2), waits for the database (``NOTES_DATABASE_WAIT`` seconds)
+and applies the migrations, so replicas never serve an old schema.
+"""
+
+import os
+import sys
+
+bind = os.environ.get("NOTES_BIND", "127.0.0.1:8200")
+# One worker per usable core plus one, threads for the database waits (the
+# same reasoning as the backend's gunicorn.conf.py, docs/performance.md).
+workers = int(os.environ.get("GUNICORN_WORKERS", len(os.sched_getaffinity(0)) + 1))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+keepalive = 30  # seconds; nginx keeps upstream connections open
+timeout = 30
+graceful_timeout = 10
+control_socket_disable = True
+# Access logging is the gateway's job (its format never holds a token);
+# gunicorn's default access format would include query strings.
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+
+
+def on_starting(server):
+    """Check the settings and migrate the database once, in the master."""
+    from sqlalchemy.exc import OperationalError
+
+    from notes.config import ConfigError, load_settings
+    from notes.database import prepare_database
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print("notes: refusing to start, fix these settings:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        sys.exit(2)
+    try:
+        prepare_database(settings.database_url, settings.database_wait)
+    except OperationalError as exc:
+        print(f"notes: the database did not answer within {settings.database_wait} s "
+              f"({exc.orig.__class__.__name__ if exc.orig else 'error'})", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,102 @@
+"""Settings, migrations and database outages of the notes service."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from notes import create_app
+from notes.config import ConfigError, load_settings
+from notes.database import VERSION_TABLE, upgrade
+
+
+def test_every_missing_setting_is_reported_at_once():
+    with pytest.raises(ConfigError) as caught:
+        load_settings({})
+    text = " ".join(caught.value.problems)
+    for name in ("NOTES_DATABASE_URL", "AUTHGW_ISSUER", "AUTHGW_AUDIENCE", "AUTHGW_JWKS_URL", "AUTHGW_REVOCATIONS_URL"):
+        assert name in text
+
+
+def test_malformed_settings_are_named(settings_env):
+    env = {**settings_env, "NOTES_DATABASE_URL": "postgres://x/y", "AUTHGW_JWKS_URL": "file:///etc/passwd",
+           "AUTHGW_TRUST_WINDOW": "soon", "LOG_LEVEL": "chatty"}
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    problems = caught.value.problems
+    assert len(problems) == 4
+    assert any(p.startswith("NOTES_DATABASE_URL") for p in problems)
+    assert any(p.startswith("AUTHGW_JWKS_URL") for p in problems)
+
+
+def test_migrations_use_their_own_version_table_and_are_idempotent(tmp_path):
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    upgrade(url)
+    upgrade(url)  # a second start finds nothing to do
+    engine = sa.create_engine(url)
+    try:
+        names = sa.inspect(engine).get_table_names()
+        assert "notes" in names and VERSION_TABLE in names and "alembic_version" not in names
+        with engine.connect() as connection:
+            assert connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar() == "notes_0001"
+    finally:
+        engine.dispose()
+
+
+class SilentServer:
+    """A TCP server that accepts connections and never says a word: a hung MariaDB."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.held: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                connection, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(connection)
+
+    def close(self):
+        self.sock.close()
+        for connection in self.held:
+            connection.close()
+
+
+def test_a_hung_database_answers_503_json_with_retry_after_within_3_seconds(settings_env, jwks, revocations,
+                                                                             make_token):
+    from authgw_kit import RevocationList, StaticKeys, TokenVerifier
+
+    from conftest import AUDIENCE, ISSUER
+
+    server = SilentServer()
+    try:
+        feed = RevocationList(fetch=revocations, background=False)
+        feed.refresh_now()
+        verifier = TokenVerifier(issuer=ISSUER, audience=AUDIENCE, keys=StaticKeys(jwks), revocations=feed)
+        env = {**settings_env, "NOTES_DATABASE_URL": f"mysql+pymysql://notes:pw@127.0.0.1:{server.port}/notes"}
+        client = create_app(env, verifier=verifier).test_client()
+        headers = {"Authorization": f"Bearer {make_token('1')}"}
+        for method, path, body in (("GET", "/api/notes", None), ("POST", "/api/notes", {"title": "x"}),
+                                   ("GET", "/readyz", None)):
+            started = time.monotonic()
+            response = client.open(path, method=method, json=body, headers=headers)
+            elapsed = time.monotonic() - started
+            assert response.status_code == 503, (path, response.get_data(as_text=True))
+            assert response.get_json()["error"] == "service_unavailable"
+            assert response.headers["Retry-After"] == "5"
+            assert elapsed < 3.0, (path, elapsed)
+        # Liveness does not need the database.
+        assert client.get("/healthz").status_code == 200
+    finally:
+        server.close()
