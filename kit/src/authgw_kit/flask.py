@@ -1,0 +1,154 @@
+"""Flask extension: every view needs a valid access token unless marked ``@public``.
+
+::
+
+    from authgw_kit.flask import AuthGWKit, public, require_permission, current_token
+
+    kit = AuthGWKit()                    # in extensions.py
+    kit.init_app(app)                    # in create_app(); reads AUTHGW_* (docs/kit.md)
+
+    @bp.post("/api/notes")
+    @require_permission("notes:write")
+    def create_note():
+        owner = current_token().subject
+
+The check runs in ``before_request`` for every request (default deny),
+reads only the ``Authorization`` header (never ``X-Auth-*`` headers a
+client or proxy may have set), and every refusal is answered as JSON
+``{"error", "error_description"}`` with the RFC 6750 challenge.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any, Callable, TypeVar
+
+from flask import Flask, current_app, g, jsonify, request
+
+from .errors import InsufficientScope, MissingToken, TokenError
+from .token import VerifiedToken
+from .verifier import TokenVerifier
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXTENSION_KEY = "authgw_kit"
+
+
+def public(view: F) -> F:
+    """Mark a view as open: no token is needed or checked."""
+    view._authgw_public = True  # type: ignore[attr-defined]
+    return view
+
+
+class AuthGWKit:
+    """The Flask extension object (stored in ``app.extensions["authgw_kit"]``).
+
+    Args:
+        app (Flask | None): initialise at once (else call :meth:`init_app`).
+        verifier (TokenVerifier | None): the verifier to use; default: built
+            from ``AUTHGW_*`` keys of ``app.config`` (then of the
+            environment) by :meth:`TokenVerifier.from_env`.
+    """
+
+    def __init__(self, app: Flask | None = None, verifier: TokenVerifier | None = None):
+        self.verifier = verifier
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask, verifier: TokenVerifier | None = None) -> None:
+        """Install the default-deny check and the error handler on ``app``.
+
+        Raises:
+            ValueError: no verifier given and the ``AUTHGW_*`` settings are
+                missing or malformed (every problem listed).
+        """
+        verifier = verifier or self.verifier
+        if verifier is None:
+            settings = {**os.environ, **{k: str(v) for k, v in app.config.items() if k.startswith("AUTHGW_")}}
+            verifier = TokenVerifier.from_env(settings)
+        self.verifier = verifier
+        app.extensions[EXTENSION_KEY] = self
+        app.before_request(self._check_request)
+        app.register_error_handler(TokenError, render_error)
+
+    def _check_request(self) -> None:
+        view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+        if view is not None and getattr(view, "_authgw_public", False):
+            return
+        g.authgw_token = self.verifier.verify_authorization_header(request.headers.get("Authorization"))
+
+
+def current_kit() -> AuthGWKit:
+    """Return the extension of the current app.
+
+    Raises:
+        RuntimeError: ``AuthGWKit.init_app`` was not called for this app.
+    """
+    try:
+        return current_app.extensions[EXTENSION_KEY]
+    except KeyError:
+        raise RuntimeError("AuthGWKit.init_app(app) was not called") from None
+
+
+def current_token(optional: bool = False) -> VerifiedToken | None:
+    """Return the verified token of this request.
+
+    Args:
+        optional: in a ``@public`` view, return None instead of raising
+            when no token was checked.
+
+    Raises:
+        MissingToken: no token was verified for this request (a public view).
+    """
+    token = g.get("authgw_token")
+    if token is None and not optional:
+        raise MissingToken()
+    return token
+
+
+def current_claims() -> dict[str, Any]:
+    """Return the verified claims of this request as a dict.
+
+    Raises:
+        MissingToken: no token was verified for this request.
+    """
+    return dict(current_token())  # type: ignore[arg-type]
+
+
+def require_permission(permission: str) -> Callable[[F], F]:
+    """Decorate a view so that it needs ``permission`` (``resource:action``).
+
+    A ``@public`` view decorated with it still checks the token here.
+
+    Raises (as answers):
+        MissingToken / InvalidToken (401), InsufficientScope (403,
+        RFC 6750 §3.1), VerifierUnavailable (503).
+    """
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            token = g.get("authgw_token")
+            if token is None:
+                token = current_kit().verifier.verify_authorization_header(request.headers.get("Authorization"))
+                g.authgw_token = token
+            if not token.has_permission(permission):
+                raise InsufficientScope(permission=permission)
+            return view(*args, **kwargs)
+
+        wrapper._authgw_public = False  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def render_error(error: TokenError):
+    """Render a :class:`TokenError` as ``{"error", "error_description"}`` with its headers."""
+    response = jsonify(error.to_dict())
+    response.status_code = error.status
+    response.headers.update(error.headers())
+    return response
+
+
+__all__ = ["AuthGWKit", "public", "require_permission", "current_token", "current_claims", "current_kit",
+           "render_error"]
