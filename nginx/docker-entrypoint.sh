@@ -1,9 +1,19 @@
 #!/bin/sh
-# Entrypoint of the gateway container (nginx/Dockerfile): render the one
-# gateway template with the same scripts/render-gateway the native stack uses
-# (environment from nginx/Dockerfile and docker-compose.yml), replacing the
-# image's /etc/nginx/nginx.conf, then run the command (nginx in the
-# foreground). A bad setting stops the container here, with the reason.
+# Entrypoint of the gateway container (nginx/Dockerfile): render the gateway
+# configuration with the same scripts/render-gateway the native stack uses
+# (routes file, template, environment from nginx/Dockerfile and
+# docker-compose.yml or the Kubernetes ConfigMap) into GATEWAY_CONF, on a
+# writable tmpfs (the image's root filesystem may be read-only), then run the
+# command (nginx in the foreground) with that file. A bad setting or routes
+# file stops the container here, with every problem listed.
 set -eu
-sh /opt/authgw/scripts/render-gateway /etc/nginx/nginx.conf >/dev/null
+conf=${GATEWAY_CONF:-/run/gateway/nginx.conf}
+mkdir -p "$(dirname "$conf")"
+/opt/authgw/scripts/render-gateway "$conf" >/dev/null
+if [ "${1:-}" = nginx ]; then
+    # -e: before reading its configuration nginx opens its compiled-in error
+    # log (/var/log/nginx), which the unprivileged user cannot write.
+    shift
+    exec nginx -e stderr -c "$conf" "$@"
+fi
 exec "$@"

@@ -6,7 +6,7 @@
 set -eu
 http_listen=${GATEWAY_LISTEN:-8080}
 tls_listen=${GATEWAY_TLS_LISTEN:-8443}
-if [ -f "${GATEWAY_INCLUDE_DIR:-/etc/nginx/gateway.d}/server-tls.conf" ]; then
+if [ -f "${GATEWAY_INCLUDE_DIR:-/run/gateway/gateway.d}/server-tls.conf" ]; then
     exec curl -fsS -k -o /dev/null --max-time 4 "https://127.0.0.1:${tls_listen##*:}/api/health"
 fi
 exec curl -fsS -o /dev/null --max-time 4 "http://127.0.0.1:${http_listen##*:}/api/health"

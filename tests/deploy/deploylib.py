@@ -29,26 +29,65 @@ def load_compose() -> dict:
 
 def interpolate(value: str, env: dict[str, str] | None = None) -> str:
     """Expand compose's ``${NAME}``, ``${NAME:-default}``, ``${NAME-default}``,
-    ``${NAME:?message}`` and ``$$`` the way Compose does, from ``env``
-    (empty: every default applies)."""
+    ``${NAME:?message}`` and ``$$`` the way Compose v2 does, from ``env``
+    (empty: every default applies). Defaults may nest
+    (``${JWT_ISSUER:-${PUBLIC_URL:-http://localhost:8080}}``).
+
+    Raises:
+        ValueError: a ``${NAME:?message}`` whose variable is unset or empty,
+            or an unterminated ``${``.
+    """
     env = env or {}
+    text, out, i = str(value), [], 0
+    while i < len(text):
+        if text.startswith("$$", i):
+            out.append("$")
+            i += 2
+        elif text.startswith("${", i):
+            expanded, i = _expand_braced(text, i + 2, env)
+            out.append(expanded)
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
 
-    def expand(match: re.Match) -> str:
-        if match.group(0) == "$$":
-            return "$"
-        name, op, arg = match.group("name"), match.group("op"), match.group("arg") or ""
-        current = env.get(name)
-        if op == ":-":
-            return current if current else arg
-        if op == "-":
-            return arg if current is None else current
-        if op == ":?":
-            if not current:
-                raise ValueError(f"{name}: {arg}")
-            return current
-        return current or ""
 
-    return re.sub(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:-|-|:\?)(?P<arg>[^}]*))?\}", expand, str(value))
+def _expand_braced(text: str, i: int, env: dict[str, str]) -> tuple[str, int]:
+    """Expand the ``${...}`` whose name starts at ``text[i]``; return the
+    value and the index after its closing brace."""
+    match = re.compile(r"[A-Za-z_][A-Za-z0-9_]*").match(text, i)
+    if not match:
+        raise ValueError(f"bad interpolation at {text[i - 2:]!r}")
+    name, i = match.group(0), match.end()
+    op = next((candidate for candidate in (":-", ":?", "-", "?") if text.startswith(candidate, i)), "")
+    i += len(op)
+    depth, start = 0, i
+    while True:
+        if i >= len(text):
+            raise ValueError(f"unterminated interpolation in {text!r}")
+        if text.startswith("${", i):
+            depth += 1
+            i += 2
+        elif text[i] == "}":
+            if depth == 0:
+                break
+            depth -= 1
+            i += 1
+        else:
+            i += 1
+    raw_arg = text[start:i]
+    current = env.get(name)
+    if op == ":-":
+        result = current if current else interpolate(raw_arg, env)
+    elif op == "-":
+        result = interpolate(raw_arg, env) if current is None else current
+    elif op in (":?", "?"):
+        if not current if op == ":?" else current is None:
+            raise ValueError(f"{name}: {interpolate(raw_arg, env)}")
+        result = current
+    else:
+        result = current or ""
+    return result, i + 1
 
 
 def service_environment(service: dict, env: dict[str, str] | None = None) -> dict[str, str]:
@@ -117,11 +156,12 @@ def build_gateway_image_tree(root: Path) -> Path:
 
 
 def render_gateway(script: Path, output: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    """Run a render-gateway script with exactly ``env`` (plus PATH, and the
+    """Run a render-gateway script (by its own interpreter line, as the
+    gateway image's entrypoint does) with exactly ``env`` (plus PATH, and the
     check cache beside ``output`` so that ``nginx -t`` leaves nothing in
     /dev/shm)."""
     full_env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "GATEWAY_AUTH_CACHE_DIR": str(output.parent / "auth_cache")} | env
-    return subprocess.run(["sh", str(script), str(output)], env=full_env, capture_output=True, text=True, timeout=30)
+    return subprocess.run([str(script), str(output)], env=full_env, capture_output=True, text=True, timeout=30)
 
 
 def template_pattern(template: Path = TEMPLATE) -> re.Pattern:

@@ -1,4 +1,4 @@
-"""docker-compose.yml keeps the promises of CONTRACT.md "Topology" and
+"""docker-compose.yml keeps the promises of docs/interface.md "Topology" and
 docs/deployment.md: one published origin, health and restart everywhere,
 scalable backend, dev IdP only in the `dev` profile, and a first start that
 needs nothing in .env but the Google client (the database password is
@@ -15,14 +15,20 @@ import subprocess
 
 import pytest
 
-from deploylib import REPO, dockerfile_instructions, interpolate, load_compose, service_environment
+from deploylib import (
+    REPO, dockerfile_copies, dockerfile_env, dockerfile_instructions, interpolate, load_compose, service_environment,
+)
 
 #: Long-running services, and the one-shot ones that run before them.
-SERVICES = {"db", "redis", "backend", "purge", "frontend", "gateway", "dev-idp"}
+SERVICES = {"db", "redis", "backend", "purge", "notes", "frontend", "gateway", "dev-idp"}
 ONE_SHOT = {"db-init"}
 PASSWORD_FILE = "/run/db-secrets/mysql-password"
 OWN_IMAGES = {"backend": "backend/Dockerfile", "frontend": "frontend/Dockerfile",
-              "gateway": "nginx/Dockerfile", "dev-idp": "dev-idp/Dockerfile"}
+              "gateway": "nginx/Dockerfile", "dev-idp": "dev-idp/Dockerfile",
+              "notes": "services/notes/Dockerfile"}
+#: Images built from the repository root (they need kit/ or gateway/ besides
+#: their own folder); the root .dockerignore is their allowlist.
+ROOT_CONTEXT = {"backend", "purge", "notes", "gateway"}
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +72,11 @@ def test_backend_scales(services):
     backend = services["backend"]
     assert "ports" not in backend and "container_name" not in backend
     gateway_env = service_environment(services["gateway"])
-    assert gateway_env["BACKEND_UPSTREAM"] == "backend:8000"
-    assert gateway_env["UPSTREAM_SERVER_PARAMS"] == "resolve"
+    assert gateway_env["BACKEND_UPSTREAMS"] == "backend:8000"
+    assert (gateway_env["NOTES_HOST"], gateway_env["NOTES_PORT"]) == ("notes", "8200")
     assert gateway_env["GATEWAY_RESOLVER"] == "127.0.0.11"
+    # Debian's nginx 1.22 has no `resolve` parameter for upstream servers.
+    assert "UPSTREAM_SERVER_PARAMS" not in gateway_env
     env = service_environment(backend, {"MYSQL_PASSWORD": "x"})
     # Counters shared by every replica; dev secrets too (one volume).
     assert env["RATELIMIT_STORAGE_URI"] == "redis://redis:6379/0"
@@ -94,29 +102,141 @@ def test_backend_settings_secrets_and_start_order(services):
     assert idp_env["DEV_IDP_HOST"] == "0.0.0.0"
 
 
-def test_database_is_mysql_84_on_a_named_volume_with_a_generated_password(services):
+def _native_mariadb_major() -> str:
+    """The major.minor of Debian's mariadb-server, which the native stack runs."""
+    result = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "mariadb-server"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, "mariadb-server is not installed (scripts/install installs it)"
+    match = re.match(r"^(?:\d+:)?(\d+\.\d+)\.", result.stdout)
+    assert match, result.stdout
+    return match.group(1)
+
+
+def test_database_is_the_mariadb_major_of_the_native_stack(services):
+    """One database engine everywhere: what the tests run is what compose runs."""
+    major = _native_mariadb_major()
+    assert services["db"]["image"] == f"mariadb:{major}"
+    assert services["db-init"]["image"] == services["db"]["image"]
+
+
+def test_database_is_on_a_named_volume_with_a_generated_password(services):
     db, init = services["db"], services["db-init"]
-    assert db["image"] == "mysql:8.4"
     assert "db-data:/var/lib/mysql" in db["volumes"]
     assert {"db-data", "db-secrets"} <= set(load_compose()["volumes"])
     env = db["environment"]
-    assert env["MYSQL_DATABASE"] == "${MYSQL_DATABASE:-auth}"
-    assert env["MYSQL_USER"] == "${MYSQL_USER:-app}"
-    # The image refuses MYSQL_PASSWORD and MYSQL_PASSWORD_FILE together.
-    assert "MYSQL_PASSWORD" not in env and "MYSQL_ROOT_PASSWORD" not in env
-    assert env["MYSQL_PASSWORD_FILE"] == PASSWORD_FILE
-    assert env["MYSQL_RANDOM_ROOT_PASSWORD"] == "yes"
+    assert env["MARIADB_DATABASE"] == "${MYSQL_DATABASE:-auth}"
+    assert env["MARIADB_USER"] == "${MYSQL_USER:-app}"
+    # The image refuses a password and a password file together.
+    assert not {"MYSQL_PASSWORD", "MARIADB_PASSWORD", "MYSQL_ROOT_PASSWORD", "MARIADB_ROOT_PASSWORD"} & set(env)
+    assert env["MARIADB_PASSWORD_FILE"] == PASSWORD_FILE
+    assert env["MARIADB_RANDOM_ROOT_PASSWORD"] == "yes"
     assert "db-secrets:/run/db-secrets:ro" in db["volumes"]
     assert db["depends_on"]["db-init"]["condition"] == "service_completed_successfully"
-    # The health check logs in with the same file.
-    assert "$$MYSQL_PASSWORD_FILE" in db["healthcheck"]["test"][1]
+    # The health check logs in with the same file, with MariaDB's client.
+    assert "$$MARIADB_PASSWORD_FILE" in db["healthcheck"]["test"][1]
+    assert db["healthcheck"]["test"][1].startswith('MYSQL_PWD="$$(cat') and " mariadb " in db["healthcheck"]["test"][1]
     # db-init: the same image (no further pull), writes where db reads.
     assert init["image"] == db["image"]
     assert init["command"][0] == PASSWORD_FILE
+    # Owner: the backend's uid; group: the notes service's gid.
+    assert init["command"][2] == "10001:10002"
     assert "db-secrets:/run/db-secrets" in init["volumes"]
     assert "db-data:/var/lib/mysql:ro" in init["volumes"], "looked at, never written"
     assert init["network_mode"] == "none"
     assert interpolate(init["environment"]["MYSQL_PASSWORD"], {}) == ""
+
+
+def test_the_notes_database_is_created_with_the_data_volume(services):
+    db = services["db"]
+    mount = next(volume for volume in db["volumes"] if volume.endswith(":/docker-entrypoint-initdb.d:ro"))
+    folder = REPO / mount.split(":", 1)[0]
+    scripts = sorted(folder.glob("*.sh"))
+    assert scripts, folder
+    text = scripts[0].read_text(encoding="utf-8")
+    assert "CREATE DATABASE IF NOT EXISTS" in text and "GRANT ALL PRIVILEGES ON" in text
+    assert db["environment"]["NOTES_MYSQL_DATABASE"] == "notes"
+    notes_url = service_environment(services["notes"])["NOTES_DATABASE_URL"]
+    assert notes_url == "mysql+pymysql://app@db:3306/notes?charset=utf8mb4"
+    result = subprocess.run(["sh", "-n", str(scripts[0])], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_notes_checks_tokens_against_the_backend(services):
+    notes, backend = services["notes"], services["backend"]
+    env = service_environment(notes)
+    assert env["AUTHGW_JWKS_URL"] == "http://backend:8000/.well-known/jwks.json"
+    assert env["AUTHGW_REVOCATIONS_URL"] == "http://backend:8000/api/internal/revocations"
+    # The backend's defaults: JWT_ISSUER = PUBLIC_URL, JWT_AUDIENCE = api.
+    assert env["AUTHGW_ISSUER"] == "http://localhost:8080"
+    assert env["AUTHGW_AUDIENCE"] == "api"
+    chosen = service_environment(notes, {"PUBLIC_URL": "https://auth.example.com"})
+    assert chosen["AUTHGW_ISSUER"] == "https://auth.example.com"
+    assert service_environment(notes, {"JWT_ISSUER": "https://issuer.example"})["AUTHGW_ISSUER"] == "https://issuer.example"
+    assert env["NOTES_BIND"] == "0.0.0.0:8200"
+    # No password in the URL: the file db-init writes, readable by gid 10002.
+    assert env["NOTES_DATABASE_PASSWORD_FILE"] == PASSWORD_FILE
+    assert "db-secrets:/run/db-secrets:ro" in notes["volumes"]
+    assert "env_file" not in notes, "the notes service needs none of the backend's secrets"
+    assert notes["depends_on"]["db"]["condition"] == "service_healthy"
+    assert notes["depends_on"]["backend"]["condition"] == "service_healthy"
+    assert notes["read_only"] is True and backend["read_only"] is True
+    assert "ports" not in notes and "container_name" not in notes
+    assert services["gateway"]["depends_on"]["notes"]["condition"] == "service_healthy"
+
+
+def test_gateway_issuer_and_audience_are_the_backends(services):
+    env = service_environment(services["gateway"])
+    notes_env = service_environment(services["notes"])
+    for overrides in ({}, {"PUBLIC_URL": "https://auth.example.com"}, {"JWT_ISSUER": "https://i", "JWT_AUDIENCE": "a"}):
+        gateway = service_environment(services["gateway"], overrides)
+        notes = service_environment(services["notes"], overrides)
+        assert gateway["JWT_ISSUER"] == notes["AUTHGW_ISSUER"]
+        assert gateway["JWT_AUDIENCE"] == notes["AUTHGW_AUDIENCE"]
+    assert env["REVOCATION_TRUST_WINDOW"] == notes_env["AUTHGW_TRUST_WINDOW"] == "60"
+
+
+def test_gateway_runs_with_a_read_only_root(services):
+    gateway = services["gateway"]
+    assert gateway["read_only"] is True
+    image_env = dockerfile_env(REPO / "nginx" / "Dockerfile")
+    writable = {entry.split(":", 1)[0] for entry in gateway["tmpfs"]}
+    for name in ("GATEWAY_CONF", "GATEWAY_STATE_DIR", "GATEWAY_INCLUDE_DIR"):
+        path = image_env[name]
+        assert any(path == folder or path.startswith(folder + "/") for folder in writable), (name, path)
+
+
+@pytest.mark.parametrize("name", sorted(OWN_IMAGES))
+def test_own_images_are_tagged_by_one_variable(services, name):
+    assert services[name]["image"] == f"authgw/{name}:${{AUTHGW_IMAGE_TAG:-dev}}"
+    assert interpolate(services[name]["image"], {"AUTHGW_IMAGE_TAG": "1.4.2"}) == f"authgw/{name}:1.4.2"
+
+
+@pytest.mark.parametrize("name", sorted(ROOT_CONTEXT))
+def test_root_context_images_see_only_what_they_copy(services, name):
+    build = services[name]["build"]
+    assert build["context"] == "."
+    dockerfile = REPO / build["dockerfile"]
+    ignore = [line.strip() for line in (REPO / ".dockerignore").read_text(encoding="utf-8").splitlines()
+              if line.strip() and not line.startswith("#")]
+    assert ignore[0] == "*", "the root .dockerignore must start by excluding everything"
+    allowed = [line[1:].rstrip("/") for line in ignore if line.startswith("!")]
+    assert not [entry for entry in allowed if entry.split("/")[0] in ("secrets", ".env", ".venv", ".git")]
+    for sources, _ in dockerfile_copies(dockerfile):
+        for source in sources:
+            source = source.rstrip("/")
+            assert any(source == entry or source.startswith(entry + "/") for entry in allowed), \
+                f"{build['dockerfile']} copies {source}, which .dockerignore keeps out"
+
+
+def test_backend_and_notes_images_install_the_kit():
+    for path in ("backend/Dockerfile", "services/notes/Dockerfile"):
+        instructions = dockerfile_instructions(REPO / path)
+        copies = [sources for sources, _ in dockerfile_copies(REPO / path)]
+        assert ["kit/"] in copies, path
+        runs = " ".join(rest for keyword, rest in instructions if keyword == "RUN")
+        assert "pip install --no-cache-dir /tmp/kit" in runs, path
+        user = [rest for keyword, rest in instructions if keyword == "USER"][-1]
+        assert user.split(":")[0] not in ("0", "root"), path
 
 
 def _env_example_assignments() -> dict[str, str]:
@@ -163,7 +283,8 @@ def _db_init_command(services) -> tuple[list[str], list[str]]:
 
 
 def _shells() -> list[str]:
-    # The image's /bin/sh is bash; Debian's is dash: the script is POSIX sh.
+    # The MariaDB image's /bin/sh is dash (Ubuntu), a developer's may be
+    # bash: the script is POSIX sh.
     return [shell for shell in ("dash", "bash") if shutil.which(shell)]
 
 
@@ -175,7 +296,7 @@ def run_db_init(services, tmp_path, request):
     secrets_dir.mkdir()
     datadir.mkdir()
     password_file = secrets_dir / "mysql-password"
-    owner = f"{os.getuid()}:{os.getgid()}"  # compose: 10001 (backend), group mysql (db)
+    owner = f"{os.getuid()}:{os.getgid()}"  # compose: 10001 (backend), group 10002 (notes)
 
     def run(mysql_password: str = "") -> subprocess.CompletedProcess:
         env = {"PATH": os.environ["PATH"], "MYSQL_PASSWORD": mysql_password}

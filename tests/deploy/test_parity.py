@@ -1,33 +1,31 @@
-"""One gateway template and one backend entrypoint serve compose and the
+"""One gateway renderer and one backend entrypoint serve compose and the
 native stack (docs/deployment.md "Parity").
 
 The gateway image is rebuilt as a folder from the COPY lines of
-nginx/Dockerfile and rendered with its own copy of scripts/render-gateway and
-the environment of nginx/Dockerfile + docker-compose.yml; the native stack
-renders with the repository's script and scripts/stack's environment. Both
-renderings must be nginx/gateway.conf.template with only its ${NAME}
-placeholders filled in, and both must pass ``nginx -t``, with and without TLS.
-
-Debian's nginx is 1.22: it knows neither the ``resolve`` parameter of
-upstream servers (nginx >= 1.27.3, the compose image) nor Docker's service
-names, so for its ``nginx -t`` only those two things are adapted
-(``for_debian_nginx``); the text compared with the template is the
-unmodified compose rendering.
+nginx/Dockerfile and rendered with its own copy of scripts/render-gateway,
+gateway/routes.toml and the nginx template, with the environment of
+nginx/Dockerfile + docker-compose.yml; the native stack renders with the
+repository's script and scripts/stack's environment. The image installs the
+same Debian 12 packages as the native stack (nginx 1.22 with the Lua module),
+so both renderings must pass this machine's ``nginx -t``, with and without
+TLS; only Docker's service names, which resolve on the compose network
+alone, are pointed at 127.0.0.1 for it (``for_debian_nginx``).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from deploylib import (
-    CONTAINER_REPO, RENDER, REPO, TEMPLATE, build_gateway_image_tree, dockerfile_copies, dockerfile_env,
+    CONTAINER_REPO, RENDER, REPO, build_gateway_image_tree, dockerfile_copies, dockerfile_env,
     dockerfile_instructions, for_debian_nginx, load_compose, nginx_test, render_gateway, service_environment,
-    template_pattern,
 )
 
 GATEWAY_DOCKERFILE = REPO / "nginx" / "Dockerfile"
@@ -43,10 +41,10 @@ def compose_gateway_env() -> dict[str, str]:
 
 def in_root(root: Path, env: dict[str, str]) -> dict[str, str]:
     """Move the container's writable paths under ``root`` (the image tree),
-    leaving /dev/* and the njs module (same path on Debian) alone."""
+    leaving /dev/* alone."""
     moved = {}
     for key, value in env.items():
-        if key in ("GATEWAY_STATE_DIR", "GATEWAY_INCLUDE_DIR") or (
+        if key in ("GATEWAY_CONF", "GATEWAY_STATE_DIR", "GATEWAY_INCLUDE_DIR") or (
             key.endswith("_LOG") and not value.startswith("/dev/")
         ):
             value = str(root / value.lstrip("/"))
@@ -57,17 +55,21 @@ def in_root(root: Path, env: dict[str, str]) -> dict[str, str]:
 def native_env(stack_dir: Path, **extra: str) -> dict[str, str]:
     """What scripts/stack hands render-gateway (its ports; TLS off unless given)."""
     env = {"STACK_DIR": str(stack_dir), "GATEWAY_PORT": "28080", "BACKEND_PORT": "28000",
-           "FRONTEND_PORT": "28081", "TLS_CERT_FILE": "", "PUBLIC_URL": "http://localhost:28080"}
+           "FRONTEND_PORT": "28081", "NOTES_PORT": "28200", "TLS_CERT_FILE": "",
+           "PUBLIC_URL": "http://localhost:28080"}
     return env | extra
 
 
 def render_compose(tmp_path: Path, **extra: str) -> tuple[Path, Path, dict[str, str]]:
-    """Render like the gateway container does. Returns (image root, rendered
-    nginx.conf, environment used)."""
+    """Render like the gateway container's entrypoint does. Returns (image
+    root, rendered nginx.conf, environment used)."""
     root = tmp_path / "image"
     image_repo = build_gateway_image_tree(root)
     env = in_root(root, compose_gateway_env()) | extra
-    output = root / "etc" / "nginx" / "nginx.conf"
+    output = Path(env["GATEWAY_CONF"])
+    output.parent.mkdir(parents=True, exist_ok=True)
+    for folder in ("GATEWAY_STATE_DIR", "GATEWAY_INCLUDE_DIR"):  # the image's tmpfs folders
+        Path(env[folder]).mkdir(parents=True, exist_ok=True)
     result = render_gateway(image_repo / "scripts" / "render-gateway", output, env)
     assert result.returncode == 0, result.stderr
     return root, output, env
@@ -79,26 +81,57 @@ def assert_nginx_test(conf: Path, prefix: Path) -> None:
     assert "test is successful" in result.stderr
 
 
-def debian_copy(conf: Path) -> Path:
-    """The compose rendering adapted for Debian's nginx 1.22 (see module doc)."""
+def compose_hosts() -> dict[str, str]:
+    """Docker's service names of the gateway's upstreams -> 127.0.0.1."""
     env = compose_gateway_env()
-    hosts = {env["BACKEND_UPSTREAM"]: "127.0.0.1:" + env["BACKEND_UPSTREAM"].rsplit(":", 1)[1],
-             env["FRONTEND_UPSTREAM"]: "127.0.0.1:" + env["FRONTEND_UPSTREAM"].rsplit(":", 1)[1]}
-    adapted = conf.with_name("nginx-debian.conf")
-    adapted.write_text(for_debian_nginx(conf.read_text(encoding="utf-8"), hosts), encoding="utf-8")
+    addresses = [env["BACKEND_UPSTREAMS"], env["FRONTEND_UPSTREAM"], f"{env['NOTES_HOST']}:{env['NOTES_PORT']}"]
+    return {address: "127.0.0.1:" + address.rsplit(":", 1)[1] for address in addresses}
+
+
+def debian_copy(conf: Path) -> Path:
+    """The compose rendering with Docker's service names pointed at 127.0.0.1."""
+    adapted = conf.with_name("nginx-local.conf")
+    adapted.write_text(for_debian_nginx(conf.read_text(encoding="utf-8"), compose_hosts()), encoding="utf-8")
     return adapted
 
 
-# --- the gateway image carries the repository's template, njs and script ------
+def apt_packages(dockerfile: Path) -> set[str]:
+    """The packages of a Dockerfile's ``apt-get install`` lines."""
+    packages: set[str] = set()
+    for keyword, rest in dockerfile_instructions(dockerfile):
+        if keyword == "RUN":
+            for command in re.split(r"&&|;", rest):
+                words = shlex.split(command)
+                if words[:2] == ["apt-get", "install"]:
+                    packages |= {word for word in words[2:] if not word.startswith("-")}
+    return packages
 
-def test_gateway_image_copies_the_template_njs_and_render_script(tmp_path):
+
+def native_apt_packages() -> set[str]:
+    """scripts/install's APT_PACKAGES."""
+    text = (REPO / "scripts" / "install").read_text(encoding="utf-8")
+    return set(shlex.split(re.search(r"^APT_PACKAGES=\(([^)]*)\)", text, re.MULTILINE).group(1)))
+
+
+# --- the gateway image carries the repository's renderer, routes, template, Lua --
+
+#: The native stack's gateway packages, which the image installs too.
+GATEWAY_PACKAGES = {"nginx", "libnginx-mod-http-lua", "lua-resty-core", "lua-resty-lrucache", "lua-cjson",
+                    "lua-luaossl"}
+
+
+def test_gateway_image_copies_the_renderer_routes_template_and_lua(tmp_path):
     sources = {source for sources, _ in dockerfile_copies(GATEWAY_DOCKERFILE) for source in sources}
-    assert {"scripts/render-gateway", "nginx/gateway.conf.template", "nginx/njs/", "nginx/tls/"} <= sources
+    assert {"scripts/render-gateway", "gateway/", "nginx/"} <= sources
     image_repo = build_gateway_image_tree(tmp_path)
     assert image_repo == tmp_path / CONTAINER_REPO.lstrip("/")
-    for relative in ("nginx/gateway.conf.template", "scripts/render-gateway", "nginx/njs/gateway.js",
-                     "nginx/tls/server-tls.conf.template", "nginx/tls/http-tls.conf.template"):
+    relatives = ["scripts/render-gateway", "gateway/routes.toml", "nginx/gateway.conf.template",
+                 "nginx/tls/server-tls.conf.template", "nginx/tls/http-tls.conf.template"]
+    relatives += [str(path.relative_to(REPO)) for path in sorted((REPO / "nginx" / "lua" / "authgw").glob("*.lua"))]
+    assert len(relatives) > 5, "no Lua modules under nginx/lua/authgw"
+    for relative in relatives:
         assert (image_repo / relative).read_bytes() == (REPO / relative).read_bytes(), relative
+    assert os.access(image_repo / "scripts" / "render-gateway", os.X_OK), "COPY keeps the executable bit"
 
 
 def test_gateway_image_brings_no_nginx_config_of_its_own():
@@ -106,50 +139,80 @@ def test_gateway_image_brings_no_nginx_config_of_its_own():
         assert destination.startswith(CONTAINER_REPO + "/"), (sources, destination)
 
 
+def test_gateway_image_is_the_native_stacks_debian_nginx():
+    image = next(rest for keyword, rest in dockerfile_instructions(GATEWAY_DOCKERFILE) if keyword == "FROM")
+    debian = Path("/etc/os-release").read_text(encoding="utf-8")
+    codename = re.search(r"^VERSION_CODENAME=(\w+)", debian, re.MULTILINE).group(1)
+    assert image.split()[0] == f"debian:{codename}-slim", "the native stack's Debian release"
+    installed = apt_packages(GATEWAY_DOCKERFILE)
+    assert GATEWAY_PACKAGES <= native_apt_packages(), "scripts/install no longer installs the gateway's packages"
+    assert GATEWAY_PACKAGES <= installed
+    assert "python3" in installed, "render-gateway runs at start"
+    # Everything else of the native stack's Lua packages, too.
+    assert {package for package in native_apt_packages() if package.startswith("lua-")} <= installed
+
+
 def test_gateway_container_renders_with_render_gateway_at_start():
     entrypoint = (REPO / "nginx" / "docker-entrypoint.sh").read_text(encoding="utf-8")
-    assert f"sh {CONTAINER_REPO}/scripts/render-gateway /etc/nginx/nginx.conf" in entrypoint
+    assert f'{CONTAINER_REPO}/scripts/render-gateway "$conf"' in entrypoint
+    assert 'conf=${GATEWAY_CONF:-/run/gateway/nginx.conf}' in entrypoint
+    assert 'exec nginx -e stderr -c "$conf" "$@"' in entrypoint
     assert 'exec "$@"' in entrypoint
-    instructions = dict(dockerfile_instructions(GATEWAY_DOCKERFILE))
-    assert "docker-entrypoint.sh" in instructions["ENTRYPOINT"]
-    image = next(rest for keyword, rest in dockerfile_instructions(GATEWAY_DOCKERFILE) if keyword == "FROM")
-    major, minor, *_ = (int(part) for part in re.search(r"nginx:(\d+)\.(\d+)", image).groups())
-    assert (major, minor) >= (1, 28), "the `resolve` upstream parameter needs nginx >= 1.27.3"
+    instructions = dockerfile_instructions(GATEWAY_DOCKERFILE)
+    assert "docker-entrypoint.sh" in dict(instructions)["ENTRYPOINT"]
+    user = [rest for keyword, rest in instructions if keyword == "USER"][-1]
+    assert user.split(":")[0] not in ("0", "root"), "nginx runs unprivileged (ports 8080 and 8443)"
+    assert dockerfile_env(GATEWAY_DOCKERFILE)["GATEWAY_CONF"] == "/run/gateway/nginx.conf"
+
+
+def native_stack_text() -> str:
+    """scripts/stack and its supervisor configuration (scripts/stack.d)."""
+    paths = [REPO / "scripts" / "stack", *sorted(path for path in (REPO / "scripts" / "stack.d").rglob("*")
+                                                 if path.is_file())]
+    return "\n".join(path.read_text(encoding="utf-8", errors="replace") for path in paths if path.exists())
 
 
 def test_native_stack_renders_with_the_same_script():
-    stack = (REPO / "scripts" / "stack").read_text(encoding="utf-8")
-    assert '"$REPO/scripts/render-gateway" "$conf"' in stack
+    assert "scripts/render-gateway" in native_stack_text()
 
 
-# --- both renderings are the template, values filled in ------------------------
+# --- both renderings: the same routes, the topology's upstreams ------------------
 
-def test_native_rendering_is_the_template(tmp_path):
+def test_native_rendering_routes_the_declared_services_locally(tmp_path):
     output = tmp_path / "gateway.conf"
     result = render_gateway(RENDER, output, native_env(tmp_path / "stack"))
     assert result.returncode == 0, result.stderr
-    match = template_pattern().fullmatch(output.read_text(encoding="utf-8"))
-    assert match, "the native rendering is not nginx/gateway.conf.template with values filled in"
-    assert match["GATEWAY_LISTEN"] == "127.0.0.1:28080"
-    assert match["BACKEND_UPSTREAM"] == "127.0.0.1:28000"
-    assert match["FRONTEND_UPSTREAM"] == "127.0.0.1:28081"
-    assert match["UPSTREAM_SERVER_PARAMS"] == ""
-    assert match["GATEWAY_NJS_DIR"] == str(REPO / "nginx" / "njs")
+    text = output.read_text(encoding="utf-8")
+    assert "server 127.0.0.1:28000" in text and "server 127.0.0.1:28200" in text
+    assert "location ^~ /api/notes/" in text
 
 
-def test_compose_rendering_is_the_same_template(tmp_path):
+def test_compose_rendering_routes_the_declared_services_to_compose_services(tmp_path):
     root, output, env = render_compose(tmp_path)
-    match = template_pattern().fullmatch(output.read_text(encoding="utf-8"))
-    assert match, "the compose rendering is not nginx/gateway.conf.template with values filled in"
-    for name in ("GATEWAY_LISTEN", "BACKEND_UPSTREAM", "FRONTEND_UPSTREAM", "UPSTREAM_SERVER_PARAMS",
-                 "GATEWAY_RESOLVER", "GATEWAY_STATE_DIR", "GATEWAY_INCLUDE_DIR", "GATEWAY_ACCESS_LOG",
-                 "GATEWAY_ERROR_LOG", "GATEWAY_NJS_MODULE", "GATEWAY_WORKER_PROCESSES", "AUTH_RATE_LIMIT",
-                 "AUTH_RATE_BURST", "API_MAX_BODY_SIZE"):
-        assert match[name] == env[name], name
-    assert match["GATEWAY_NJS_DIR"] == str(root / CONTAINER_REPO.lstrip("/") / "nginx" / "njs")
-    assert (match["GATEWAY_LISTEN"], match["UPSTREAM_SERVER_PARAMS"], match["GATEWAY_RESOLVER"]) == \
-        ("8080", "resolve", "127.0.0.11")
-    assert (match["BACKEND_UPSTREAM"], match["FRONTEND_UPSTREAM"]) == ("backend:8000", "frontend:8080")
+    text = output.read_text(encoding="utf-8")
+    for upstream in ("backend:8000", "frontend:8080", "notes:8200"):
+        assert re.search(rf"^\s*server {re.escape(upstream)}[ ;]", text, re.MULTILINE), upstream
+    assert "location ^~ /api/notes/" in text
+    assert "resolver 127.0.0.11 " in text
+    assert re.search(r"^\s*listen 8080[ ;]", text, re.MULTILINE)
+    # The token check polls the backend service and expects the backend's issuer.
+    assert "http://backend:8000/api/internal/revocations" in text
+    assert '"http://localhost:8080"' in text
+    assert str(root / CONTAINER_REPO.lstrip("/") / "nginx" / "lua") in text
+
+
+def test_native_and_compose_renderings_differ_only_in_the_environment(tmp_path):
+    """The image's copy of the renderer, routes and template gives what the
+    checkout's gives for the same environment (paths of the image tree
+    mapped back to the checkout)."""
+    root, output, env = render_compose(tmp_path)
+    image_repo = str(root / CONTAINER_REPO.lstrip("/"))
+    native_output = tmp_path / "native" / "nginx.conf"
+    native_output.parent.mkdir()
+    result = render_gateway(RENDER, native_output, env)
+    assert result.returncode == 0, result.stderr
+    assert output.read_text(encoding="utf-8").replace(image_repo, str(REPO)) == \
+        native_output.read_text(encoding="utf-8")
 
 
 # --- nginx -t on both, with and without TLS -----------------------------------
@@ -201,7 +264,7 @@ def test_backend_image_and_native_stack_share_entrypoint_sh():
 
     instructions = dockerfile_instructions(BACKEND_DOCKERFILE)
     copied = {source for sources, _ in dockerfile_copies(BACKEND_DOCKERFILE) for source in sources}
-    assert "entrypoint.sh" in copied
+    assert "backend/entrypoint.sh" in copied
     entry = [rest for keyword, rest in instructions if keyword == "ENTRYPOINT"][-1]
     assert "/app/entrypoint.sh" in entry
     assert not [rest for keyword, rest in instructions if keyword == "CMD"], "CMD would be passed to entrypoint.sh"
@@ -212,11 +275,10 @@ def test_backend_image_and_native_stack_share_entrypoint_sh():
     assert "entrypoint" not in backend and "command" not in backend
     assert "container_name" not in backend
 
-    stack = (REPO / "scripts" / "stack").read_text(encoding="utf-8")
-    assert 'launch backend "$REPO/backend/entrypoint.sh"' in stack
+    assert "backend/entrypoint.sh" in native_stack_text(), "the native stack no longer starts backend/entrypoint.sh"
 
 
-@pytest.mark.parametrize("script", ["scripts/render-gateway", "backend/entrypoint.sh",
+@pytest.mark.parametrize("script", ["backend/entrypoint.sh",
                                     "nginx/docker-entrypoint.sh", "nginx/docker-healthcheck.sh"])
 def test_start_scripts_are_posix_sh(script):
     result = subprocess.run(["sh", "-n", str(REPO / script)], capture_output=True, text=True)
@@ -224,8 +286,9 @@ def test_start_scripts_are_posix_sh(script):
     assert (REPO / script).read_text(encoding="utf-8").startswith("#!/bin/sh\n")
 
 
-def test_template_placeholders_are_exactly_render_gateways_list():
+def test_render_gateway_needs_only_the_python_standard_library():
+    """The gateway image has Debian's python3 and nothing from PyPI."""
     script = RENDER.read_text(encoding="utf-8")
-    listed = set(shlex.split(re.search(r"^VARS='([^']*)'", script, re.MULTILINE).group(1)))
-    used = set(template_pattern(TEMPLATE).groupindex)
-    assert used == listed
+    assert script.startswith("#!/usr/bin/env python3\n")
+    imported = set(re.findall(r"^(?:from|import) ([A-Za-z_][A-Za-z0-9_]*)", script, re.MULTILINE))
+    assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported - set(sys.stdlib_module_names)
