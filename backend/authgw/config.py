@@ -111,7 +111,7 @@ def _storage_uri(value: str) -> str:
     if scheme not in RATELIMIT_STORAGE_SCHEMES:
         raise ValueError(
             "must be memory://, redis://host:port/db, rediss://host:port/db or "
-            "redis+sentinel://host:port/service (other limits storages are not installed)"
+            "redis+sentinel://host:port/service (memcached and mongodb storages are not installed)"
         )
     return value
 

@@ -306,3 +306,247 @@ def test_development_secret_key_is_random_per_instance_not_a_fixed_fallback(tmp_
 def test_signing_key_not_matching_jwt_algorithm_is_refused(make_app):
     with pytest.raises(SigningKeyError):
         make_app(JWT_ALGORITHM="RS256")
+
+
+# -- turn 2: the declarative schema, check-config, new settings ---------------
+
+import re
+from pathlib import Path
+
+from authgw import __main__ as authgw_main
+from authgw.config import Environment
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def dev_env(tmp_path, **overrides):
+    env = {"APP_ENV": "development", "GOOGLE_CLIENT_SECRET_FILE": str(tmp_path / "absent.json")}
+    env.update(overrides)
+    return env
+
+
+@pytest.mark.parametrize("url", ["http://auth.example.test", "http://10.0.0.5:8080", "http://localhost.example.test"])
+def test_production_refuses_an_http_public_url_other_than_localhost(production_env, tmp_path, url):
+    production_env["PUBLIC_URL"] = url
+    problems = problems_of(production_env, tmp_path)
+    assert len(problems) == 1 and "PUBLIC_URL" in problems[0] and "https" in problems[0]
+
+
+@pytest.mark.parametrize("url", ["http://localhost:8080", "http://127.0.0.1:8080", "http://[::1]:8080", "https://auth.example.test"])
+def test_production_accepts_https_or_a_loopback_http_public_url(production_env, tmp_path, url):
+    production_env["PUBLIC_URL"] = url
+    assert load_settings(production_env, tmp_path).public_url == url
+
+
+def test_http_public_url_is_fine_outside_production(tmp_path):
+    settings = load_settings(dev_env(tmp_path, PUBLIC_URL="http://auth.example.test"), tmp_path / "instance")
+    assert not settings.secure_cookies
+
+
+def test_turn_two_settings_have_their_documented_defaults(production_env, tmp_path):
+    settings = load_settings(production_env, tmp_path)
+    assert settings.revocation_poll_interval == 1.0
+    assert settings.revocation_trust_window == 60
+    assert (settings.database_connect_timeout, settings.database_read_timeout,
+            settings.database_write_timeout, settings.database_pool_timeout) == (2, 3, 3, 2)
+    assert (settings.database_pool_size, settings.database_max_overflow) == (5, 10)
+    assert settings.db_concurrency == 15  # pool size + overflow
+    assert (settings.redis_socket_timeout, settings.redis_connect_timeout) == (1, 1)
+    assert settings.oidc_http_timeout == 5
+    assert settings.password_login is False
+    assert settings.client_credentials_token_ttl == 600
+    assert settings.log_format == "json"
+    assert settings.metrics_bind == "127.0.0.1:9100" and settings.metrics_address == ("127.0.0.1", 9100)
+
+
+def test_logs_are_readable_text_outside_production(tmp_path):
+    assert load_settings(dev_env(tmp_path), tmp_path / "instance").log_format == "console"
+    assert load_settings(dev_env(tmp_path, LOG_FORMAT="JSON"), tmp_path / "instance").log_format == "json"
+
+
+def test_turn_two_settings_are_read_from_the_environment(production_env, tmp_path):
+    production_env.update(REVOCATION_POLL_INTERVAL="0.5", REVOCATION_TRUST_WINDOW="120", DATABASE_POOL_SIZE="8",
+                          DATABASE_MAX_OVERFLOW="2", DB_CONCURRENCY="6", DATABASE_READ_TIMEOUT="1.5",
+                          OIDC_HTTP_TIMEOUT="10", PASSWORD_LOGIN="on", CLIENT_CREDENTIALS_TOKEN_TTL="300",
+                          LOG_FORMAT="console", METRICS_BIND="[::1]:9200", REDIS_SOCKET_TIMEOUT="0.25")
+    settings = load_settings(production_env, tmp_path)
+    assert (settings.revocation_poll_interval, settings.revocation_trust_window) == (0.5, 120)
+    assert (settings.database_pool_size, settings.database_max_overflow, settings.db_concurrency) == (8, 2, 6)
+    assert settings.database_read_timeout == 1.5 and settings.oidc_http_timeout == 10
+    assert settings.password_login is True and settings.client_credentials_token_ttl == 300
+    assert settings.log_format == "console" and settings.metrics_address == ("::1", 9200)
+    assert settings.ratelimit_storage_options == {}  # memory:// takes no socket options
+    assert settings.redis_socket_timeout == 0.25
+
+
+def test_empty_metrics_bind_turns_metrics_off(production_env, tmp_path):
+    production_env["METRICS_BIND"] = ""
+    settings = load_settings(production_env, tmp_path)
+    assert settings.metrics_bind is None and settings.metrics_address is None
+
+
+def test_client_credentials_tokens_never_outlive_access_tokens_by_default(production_env, tmp_path):
+    production_env["ACCESS_TOKEN_TTL"] = "300"
+    assert load_settings(production_env, tmp_path).client_credentials_token_ttl == 300
+
+
+@pytest.mark.parametrize("name, value", [
+    ("OIDC_HTTP_TIMEOUT", "11"),
+    ("OIDC_HTTP_TIMEOUT", "0"),
+    ("OIDC_HTTP_TIMEOUT", "nan"),
+    ("REVOCATION_TRUST_WINDOW", "4"),
+    ("REVOCATION_POLL_INTERVAL", "0"),
+    ("DATABASE_CONNECT_TIMEOUT", "-1"),
+    ("DATABASE_READ_TIMEOUT", "inf"),
+    ("DATABASE_WRITE_TIMEOUT", "slow"),
+    ("DATABASE_POOL_TIMEOUT", "0"),
+    ("DATABASE_POOL_SIZE", "0"),
+    ("DATABASE_MAX_OVERFLOW", "-1"),
+    ("DB_CONCURRENCY", "0"),
+    ("DB_CONCURRENCY", "16"),
+    ("REDIS_SOCKET_TIMEOUT", "0"),
+    ("REDIS_CONNECT_TIMEOUT", "x"),
+    ("PASSWORD_LOGIN", "maybe"),
+    ("CLIENT_CREDENTIALS_TOKEN_TTL", "901"),
+    ("CLIENT_CREDENTIALS_TOKEN_TTL", "10"),
+    ("LOG_FORMAT", "xml"),
+    ("LOG_LEVEL", "chatty"),
+    ("METRICS_BIND", "9100"),
+    ("METRICS_BIND", "127.0.0.1:99999"),
+    ("RATELIMIT_ENABLED", "perhaps"),
+    ("RATELIMIT_LOGIN", "lots"),
+    ("RATELIMIT_REFRESH", "30 per fortnight"),
+    ("ALLOWED_EMAILS", None),
+])
+def test_bad_turn_two_values_are_refused_naming_the_variable(production_env, tmp_path, name, value):
+    if value is None:  # a list is never JSON-decoded: commas separate, nothing else
+        production_env[name] = '["a@example.test"]'
+        assert load_settings(production_env, tmp_path).allowed_emails == {'["a@example.test"]'}
+        return
+    production_env[name] = value
+    problems = problems_of(production_env, tmp_path)
+    assert len(problems) == 1 and name in problems[0], problems
+
+
+def test_poll_interval_must_be_shorter_than_the_trust_window(production_env, tmp_path):
+    production_env.update(REVOCATION_POLL_INTERVAL="10", REVOCATION_TRUST_WINDOW="10")
+    problems = problems_of(production_env, tmp_path)
+    assert len(problems) == 1 and "REVOCATION_POLL_INTERVAL" in problems[0] and "REVOCATION_TRUST_WINDOW" in problems[0]
+
+
+@pytest.mark.parametrize("uri", ["memory://", "redis://127.0.0.1:6379/0", "rediss://redis.example.test:6380/1",
+                                 "redis+sentinel://127.0.0.1:26379/authgw"])
+def test_supported_rate_limit_storages_are_accepted(production_env, tmp_path, uri):
+    production_env["RATELIMIT_STORAGE_URI"] = uri
+    settings = load_settings(production_env, tmp_path)
+    assert settings.ratelimit_storage_uri == uri
+    if uri.startswith("redis"):
+        assert settings.ratelimit_storage_options == {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
+
+
+@pytest.mark.parametrize("uri", ["memcached://127.0.0.1:11211", "mongodb://db.example.test", "memory",
+                                 "sqlite:///x", "redis://127.0.0.1:notaport/0"])
+def test_rate_limit_storages_the_app_cannot_build_are_refused(production_env, tmp_path, uri):
+    production_env["RATELIMIT_STORAGE_URI"] = uri
+    problems = problems_of(production_env, tmp_path)
+    assert len(problems) == 1 and "RATELIMIT_STORAGE_URI" in problems[0], problems
+
+
+def test_database_url_whose_driver_is_not_installed_is_refused(production_env, tmp_path):
+    production_env["DATABASE_URL"] = "postgresql+psycopg://app:pw@db/auth"
+    problems = problems_of(production_env, tmp_path)
+    assert len(problems) == 1 and "DATABASE_URL" in problems[0] and "pw" not in problems[0]
+
+
+def test_schema_errors_and_cross_variable_rules_are_reported_together(production_env, tmp_path):
+    del production_env["SECRET_KEY"]
+    production_env.update(OIDC_HTTP_TIMEOUT="30", DB_CONCURRENCY="99", RATELIMIT_STORAGE_URI="memcached://m:11211",
+                          PUBLIC_URL="http://auth.example.test")
+    text = "\n".join(problems_of(production_env, tmp_path))
+    for variable in ("SECRET_KEY", "OIDC_HTTP_TIMEOUT", "DB_CONCURRENCY", "RATELIMIT_STORAGE_URI", "PUBLIC_URL"):
+        assert variable in text
+
+
+def test_problems_never_repeat_a_secret_value(production_env, tmp_path):
+    production_env.update(SECRET_KEY="hunter2-but-short", DATABASE_URL="nope://app:s3cr3t-pw@db/auth")
+    text = "\n".join(problems_of(production_env, tmp_path))
+    assert "SECRET_KEY" in text and "DATABASE_URL" in text
+    assert "hunter2" not in text and "s3cr3t-pw" not in text
+
+
+def test_settings_repr_leaves_the_secrets_out(production_env, tmp_path):
+    text = repr(load_settings(production_env, tmp_path))
+    assert STRONG_SECRET not in text and "google-secret" not in text and "pw@db" not in text
+
+
+def test_engine_options_carry_the_database_timeouts(production_env, tmp_path):
+    production_env.update(DATABASE_CONNECT_TIMEOUT="1", DATABASE_READ_TIMEOUT="4", DATABASE_WRITE_TIMEOUT="5",
+                          DATABASE_POOL_TIMEOUT="1.5", DATABASE_POOL_SIZE="3", DATABASE_MAX_OVERFLOW="0")
+    options = load_settings(production_env, tmp_path).database_engine_options
+    assert options["connect_args"] == {"connect_timeout": 1, "read_timeout": 4, "write_timeout": 5}
+    assert (options["pool_size"], options["max_overflow"], options["pool_timeout"]) == (3, 0, 1.5)
+    assert options["pool_pre_ping"] is True
+    assert load_settings(dev_env(tmp_path), tmp_path / "instance").database_engine_options == {}
+
+
+def test_only_the_declared_variables_are_read(tmp_path):
+    asked = []
+
+    class Recording(dict):
+        def get(self, key, default=None):
+            asked.append(key)
+            return super().get(key, default)
+
+    load_settings(Recording(dev_env(tmp_path)), tmp_path / "instance")
+    assert set(asked) == set(Environment.variables())
+
+
+def test_create_app_refuses_what_check_config_refuses(make_app):
+    with pytest.raises(ConfigError) as caught:
+        make_app(RATELIMIT_STORAGE_URI="memcached://127.0.0.1:11211")
+    assert "RATELIMIT_STORAGE_URI" in str(caught.value)
+
+
+def test_check_config_refuses_a_rate_limit_storage_the_app_cannot_build(production_env, tmp_path, capsys):
+    production_env["RATELIMIT_STORAGE_URI"] = "memcached://127.0.0.1:11211"
+    assert authgw_main.main(["check-config"], production_env) == 2
+    assert "RATELIMIT_STORAGE_URI" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("case", ["not a key", "wrong algorithm"])
+def test_check_config_refuses_an_unusable_signing_key(production_env, tmp_path, capsys, case):
+    if case == "not a key":
+        Path(production_env["JWT_PRIVATE_KEY_FILE"]).write_text("hello", encoding="utf-8")
+    else:
+        production_env["JWT_ALGORITHM"] = "RS256"  # the fixture's key is EC P-256
+    assert authgw_main.main(["check-config"], production_env) == 2
+    err = capsys.readouterr().err
+    assert "JWT_PRIVATE_KEY_FILE" in err and STRONG_SECRET not in err
+
+
+def test_check_config_accepts_a_complete_production_configuration(production_env, capsys):
+    assert authgw_main.main(["check-config"], production_env) == 0
+    out = capsys.readouterr().out
+    assert "configuration ok" in out and "production" in out and STRONG_SECRET not in out
+
+
+def test_check_config_lists_every_problem_and_exits_2(tmp_path, capsys):
+    env = {"APP_ENV": "production", "GOOGLE_CLIENT_SECRET_FILE": str(tmp_path / "absent.json"), "LOG_FORMAT": "xml"}
+    assert authgw_main.main(["check-config"], env) == 2
+    err = capsys.readouterr().err
+    for variable in ("SECRET_KEY", "GOOGLE_CLIENT_ID", "JWT_PRIVATE_KEY_FILE", "DATABASE_URL", "LOG_FORMAT"):
+        assert variable in err
+
+
+def test_check_config_usage(capsys):
+    assert authgw_main.main(["check"], {}) == 64
+    assert "usage" in capsys.readouterr().err
+
+
+def test_every_variable_is_documented_in_env_example_and_docs(tmp_path):
+    env_example = (REPO / ".env.example").read_text(encoding="utf-8")
+    reference = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `([A-Z][A-Z0-9_]*)`", reference, re.MULTILINE))
+    for variable in Environment.variables():
+        assert re.search(rf"^#? ?{variable}=", env_example, re.MULTILINE), f"{variable} missing in .env.example"
+        assert variable in documented, f"{variable} has no row in docs/configuration.md"
