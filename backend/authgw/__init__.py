@@ -13,7 +13,9 @@ from typing import Mapping
 from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .bearer import VerifiedTokenCache, verify_token_in_request
+from authgw_kit import StaticKeys, TokenVerifier
+
+from .bearer import verify_token_in_request
 from .config import Settings, load_settings
 from .errors import register_error_handlers
 from .extension import AuthGW
@@ -84,8 +86,15 @@ def create_app(config: Mapping[str, str] | Settings | None = None) -> Flask:
     provider = OpenIDProvider(settings)
     provider.init_app(app)
 
-    AuthGW().init_app(app, settings=settings, key_set=key_set, token_cache=VerifiedTokenCache(),
-                      revocation_feed=RevocationFeed(window=settings.access_token_ttl + LEEWAY_SECONDS),
+    feed = RevocationFeed(window=settings.access_token_ttl + LEEWAY_SECONDS,
+                          poll_interval=getattr(settings, "revocation_poll_interval", 1.0),
+                          trust_window=getattr(settings, "revocation_trust_window", 60.0))
+    with app.app_context():
+        feed.bind(db.engine)
+    verifier = TokenVerifier(issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+                             keys=StaticKeys(key_set.jwks(), algorithms=key_set.algorithms), revocations=feed,
+                             algorithms=key_set.algorithms, leeway=LEEWAY_SECONDS)
+    AuthGW().init_app(app, settings=settings, key_set=key_set, verifier=verifier, revocation_feed=feed,
                       provider=provider)
 
     from .views import admin, api, auth, internal

@@ -11,55 +11,19 @@ first: ``X-Auth-*`` headers are never trusted here.
 
 from __future__ import annotations
 
-import hashlib
-import threading
-import time
 from functools import wraps
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from cachetools import TLRUCache
+import authgw_kit as kit
 from flask import g, request
 
-from .exceptions import AuthenticationRequired, InsufficientScope, TokenInvalid
+from .exceptions import (AuthenticationRequired, InsufficientScope, ServiceUnavailable, TokenExpired,
+                         TokenInvalid)
 from .extension import current_authgw
-from .extensions import db
-from .tokens import MAX_TOKEN_BYTES, decode_access_token
+from .tokens import MAX_TOKEN_BYTES
 
 if TYPE_CHECKING:  # pragma: no cover
     from .extension import AuthGW
-
-
-class VerifiedTokenCache:
-    """Bounded LRU of tokens already verified by this process (cachetools).
-
-    Verifying an ES256 signature costs about 80 µs; a cache hit costs well
-    under 1 µs. Entries are keyed on the SHA-256 of the token (no token is
-    kept in clear) and expire at the token's ``exp`` (``TLRUCache``), so a
-    cached token is never accepted after it expires; revocation is checked
-    on every request regardless (``RevocationFeed``).
-
-    Args:
-        max_entries: tokens remembered per process. An entry costs about
-            2 KB, so the default bounds the cache to about 8 MB per worker;
-            a token evicted early only costs one more signature check.
-    """
-
-    def __init__(self, max_entries: int = 4096):
-        self.max_entries = max_entries
-        self._entries: TLRUCache = TLRUCache(maxsize=max_entries, ttu=lambda _key, claims, _now: claims["exp"],
-                                             timer=time.time)
-        self._lock = threading.Lock()  # cachetools caches are not thread-safe
-
-    def get(self, key: bytes) -> dict | None:
-        """Return the claims cached under ``key`` (a SHA-256 digest), or None
-        when absent or expired."""
-        with self._lock:
-            return self._entries.get(key)
-
-    def put(self, key: bytes, claims: dict) -> None:
-        """Remember verified ``claims`` under ``key`` until ``claims["exp"]``."""
-        with self._lock:
-            self._entries[key] = claims
 
 
 def bearer_token_from_request() -> str | None:
@@ -110,25 +74,34 @@ def verify_token_in_request() -> dict:
     token = bearer_token_from_request()
     if token is None:
         raise AuthenticationRequired()
-    claims = check_token(token, current_authgw(), db.engine)
+    claims = check_token(token, current_authgw())
     g.token_claims = claims
     return claims
 
 
-def check_token(token: str, state: "AuthGW", engine) -> dict:
-    """Verify ``token`` (signature once per process, then the cache) and its
-    session (revocation feed); return the claims. Raises like
-    ``verify_token_in_request``."""
-    cache_key = hashlib.sha256(token.encode("ascii", "replace")).digest()
-    claims = state.token_cache.get(cache_key)
-    if claims is None:
-        settings = state.settings
-        claims = decode_access_token(token, state.key_set, issuer=settings.jwt_issuer,
-                                     audience=settings.jwt_audience)
-        state.token_cache.put(cache_key, claims)
-    if state.revocation_feed.is_revoked(claims["sid"], engine):
-        raise TokenInvalid("The session of this access token has been revoked.")
-    return claims
+def check_token(token: str, state: "AuthGW") -> dict:
+    """Verify ``token`` and its revocation status with the kit's verifier
+    (one Python implementation for the backend and every service, docs/kit.md);
+    return the claims.
+
+    The signature is checked once per process (the kit's cache, keyed by the
+    token's SHA-256, never past ``exp``); the revocation rules on every call,
+    against the feed this process polls in the background, so no request
+    waits on the database for them.
+
+    Raises:
+        TokenInvalid / TokenExpired: bad, expired or revoked token (401).
+        ServiceUnavailable: the revocation feed is older than its trust
+            window (503 with ``Retry-After``).
+    """
+    try:
+        return dict(state.verifier.verify(token))
+    except kit.ExpiredToken as exc:
+        raise TokenExpired(exc.description) from None
+    except kit.InvalidToken as exc:
+        raise TokenInvalid(exc.description) from None
+    except kit.VerifierUnavailable as exc:
+        raise ServiceUnavailable(exc.description, headers={"Retry-After": str(exc.retry_after)}) from None
 
 
 def public(view: Callable) -> Callable:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from flask import Flask, current_app
 
 if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
-    from .bearer import VerifiedTokenCache
+    from authgw_kit import TokenVerifier
     from .config import Settings
     from .keys import KeySet
     from .oidc import OpenIDProvider
@@ -31,7 +31,8 @@ class AuthGW:
     Attributes:
         settings (Settings): validated settings (docs/configuration.md).
         key_set (KeySet): signing key and every published key (RFC 7517).
-        token_cache (VerifiedTokenCache): tokens this process verified.
+        verifier (authgw_kit.TokenVerifier): the request check's verifier,
+            with this process's keys and ``revocation_feed`` (docs/kit.md).
         revocation_feed (RevocationFeed): revoked sessions and privilege
             changes, refreshed in the background (docs/login-and-tokens.md).
         provider (OpenIDProvider): the OpenID provider sign-in goes to.
@@ -39,7 +40,7 @@ class AuthGW:
 
     settings: "Settings"
     key_set: "KeySet"
-    token_cache: "VerifiedTokenCache"
+    verifier: "TokenVerifier"
     revocation_feed: "RevocationFeed"
     provider: "OpenIDProvider"
 
@@ -48,13 +49,13 @@ class AuthGW:
             self.init_app(app, **state)
 
     def init_app(self, app: Flask, *, settings: "Settings", key_set: "KeySet",
-                 token_cache: "VerifiedTokenCache", revocation_feed: "RevocationFeed",
+                 verifier: "TokenVerifier", revocation_feed: "RevocationFeed",
                  provider: "OpenIDProvider") -> "AuthGW":
         """Bind the state to ``app`` and register the extension.
 
         Args:
             app: the Flask application being built by ``create_app``.
-            settings, key_set, token_cache, revocation_feed, provider: see
+            settings, key_set, verifier, revocation_feed, provider: see
                 the class.
 
         Returns:
@@ -67,7 +68,7 @@ class AuthGW:
             raise RuntimeError("authgw is already initialised on this application")
         self.settings = settings
         self.key_set = key_set
-        self.token_cache = token_cache
+        self.verifier = verifier
         self.revocation_feed = revocation_feed
         self.provider = provider
         app.extensions[EXTENSION_NAME] = self

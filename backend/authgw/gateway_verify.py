@@ -10,12 +10,10 @@ docs/interface.md "Errors".
 from __future__ import annotations
 
 from flask import Flask
-from sqlalchemy.exc import SQLAlchemyError
 
 from .bearer import check_token, parse_bearer
-from .exceptions import APIError, AuthenticationRequired, MethodNotAllowed, ServiceUnavailable
+from .exceptions import APIError, AuthenticationRequired, MethodNotAllowed
 from .extension import AuthGW
-from .extensions import db
 
 
 def identity_headers(claims: dict) -> list[tuple[str, str]]:
@@ -39,10 +37,9 @@ class VerifyFastPath:
         flask_app: the application whose ``AuthGW`` state and engine it uses.
 
     Answers: ``204`` with ``identity_headers`` and ``Cache-Control: no-store``;
-    ``401``/``403``/``503`` with the JSON error of the ``APIError`` raised by
-    ``check_token``; a database error while checking revocation is ``503``
-    with ``Retry-After`` (docs/interface.md "Errors"). Other paths and
-    methods go to ``wsgi_app`` untouched.
+    ``401``/``405``/``503`` with the JSON error of the ``APIError`` raised by
+    ``check_token`` (docs/interface.md "Errors"). Other paths go to
+    ``wsgi_app`` untouched.
     """
 
     PATH = "/api/auth/verify"
@@ -50,8 +47,6 @@ class VerifyFastPath:
     def __init__(self, wsgi_app, flask_app: Flask):
         self.wsgi_app = wsgi_app
         self.state = AuthGW.of(flask_app)
-        with flask_app.app_context():
-            self.engine = db.engine
 
     def __call__(self, wsgi_env, start_response):
         if wsgi_env.get("PATH_INFO") != self.PATH:
@@ -62,12 +57,9 @@ class VerifyFastPath:
             token = parse_bearer(wsgi_env.get("HTTP_AUTHORIZATION"))
             if token is None:
                 raise AuthenticationRequired()
-            claims = check_token(token, self.state, self.engine)
+            claims = check_token(token, self.state)
         except APIError as exc:
             return exc(wsgi_env, start_response)
-        except SQLAlchemyError:
-            return ServiceUnavailable("Cannot check token revocation: the database is unreachable.",
-                                      headers={"Retry-After": "5"})(wsgi_env, start_response)
         start_response("204 NO CONTENT", identity_headers(claims) + [("Cache-Control", "no-store")])
         return []
 

@@ -17,7 +17,7 @@ from .flows import access_token_of, bearer, login
 from .test_login import assert_login_error
 from .test_sessions import assert_refresh_refused, assert_refused
 
-ALL_PERMISSIONS = ["audit:read", "roles:write", "users:read", "users:write"]
+ALL_PERMISSIONS = ["audit:read", "notes:read", "notes:write", "roles:write", "users:read", "users:write"]
 
 
 def assert_error(response, status: int, code: str, field: str | None = None):
@@ -69,6 +69,10 @@ def audit(client, admin, **params) -> list[dict]:
 
 # -- every route needs its permission ------------------------------------------
 
+#: What the built-in user role holds after the migrations (the notes service's permissions).
+USER_ROLE_PERMISSIONS = ["notes:read", "notes:write"]
+
+
 ROUTES = [
     ("GET", "/api/admin/users", None, "users:read", 200),
     ("GET", "/api/admin/users/{target}", None, "users:read", 200),
@@ -106,7 +110,7 @@ def test_admin_route_refuses_a_normal_user_with_403_insufficient_scope_and_chang
     assert audit_count(app) == 0
     assert user_row(app, victim.user_id).role_names == ["user"]
     assert client.get("/api/me", headers=victim.auth).status_code == 200
-    assert role_permissions(app, "user") == [] and role_permissions(app, "support") is None
+    assert role_permissions(app, "user") == USER_ROLE_PERMISSIONS and role_permissions(app, "support") is None
 
 
 @pytest.mark.parametrize("method,path,body,permission,status", ROUTES, ids=ROUTE_IDS)
@@ -163,7 +167,7 @@ def test_user_list_answers_every_user_with_total_and_paging(client, signed_in_ad
     assert len(body["users"]) == 6
     alice = next(u for u in body["users"] if u["email"] == "alice@example.test")
     assert alice["id"] == str(people["alice"]) and alice["name"] == "Alice Smith"
-    assert alice["active"] is True and alice["roles"] == ["user"] and alice["permissions"] == []
+    assert alice["active"] is True and alice["roles"] == ["user"] and alice["permissions"] == USER_ROLE_PERMISSIONS
 
 
 @pytest.mark.parametrize("q,expected", [
@@ -485,13 +489,13 @@ def test_admin_role_must_keep_roles_write(app, client, signed_in_admin):
 
 def test_role_change_shows_in_the_next_refreshed_token(client, signed_in_admin, signed_in, make_role):
     make_role("support", ["users:read"])
-    assert claims_of(signed_in.access_token)["permissions"] == []
+    assert claims_of(signed_in.access_token)["permissions"] == USER_ROLE_PERMISSIONS
     assert client.patch(f"/api/admin/users/{signed_in.user_id}", json={"roles": ["support"]},
                         headers=signed_in_admin.auth).status_code == 200
     # The token already issued keeps what it was issued with.
     assert_error(client.get("/api/admin/users", headers=signed_in.auth), 403, "insufficient_scope")
     claims = claims_of(refreshed(client, signed_in))
-    assert claims["roles"] == ["support", "user"] and claims["permissions"] == ["users:read"]
+    assert claims["roles"] == ["support", "user"] and claims["permissions"] == [*USER_ROLE_PERMISSIONS, "users:read"]
     assert client.get("/api/admin/users", headers=signed_in.auth).status_code == 200
 
 
@@ -501,8 +505,8 @@ def test_role_permission_change_shows_in_the_next_refreshed_token(client, signed
     member = make_session(make_user(roles=("user", "support")))
     assert client.put("/api/admin/roles/support/permissions", json={"permissions": ["audit:read"]},
                       headers=signed_in_admin.auth).status_code == 200
-    assert claims_of(member.access_token)["permissions"] == ["users:read"]
-    assert claims_of(refreshed(client, member))["permissions"] == ["audit:read"]
+    assert claims_of(member.access_token)["permissions"] == [*USER_ROLE_PERMISSIONS, "users:read"]
+    assert claims_of(refreshed(client, member))["permissions"] == ["audit:read", *USER_ROLE_PERMISSIONS]
     assert_error(client.get("/api/admin/users", headers=member.auth), 403, "insufficient_scope")
     assert client.get("/api/admin/audit", headers=member.auth).status_code == 200
 
@@ -511,7 +515,7 @@ def test_removed_role_is_gone_from_the_next_refreshed_token(client, signed_in_ad
     other_admin = make_session(make_user(roles=("user", "admin")))
     client.patch(f"/api/admin/users/{other_admin.user_id}", json={"roles": []}, headers=signed_in_admin.auth)
     claims = claims_of(refreshed(client, other_admin))
-    assert claims["roles"] == ["user"] and claims["permissions"] == []
+    assert claims["roles"] == ["user"] and claims["permissions"] == USER_ROLE_PERMISSIONS
     assert_error(client.get("/api/admin/users", headers=other_admin.auth), 403, "insufficient_scope")
 
 

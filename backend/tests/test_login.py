@@ -18,7 +18,7 @@ from .fakes import OMIT
 from .flows import (access_token_of, bearer, finish_login, fragment_of, is_cleared, login, query_of, set_cookies,
                     start_login)
 
-ALL_PERMISSIONS = ["audit:read", "roles:write", "users:read", "users:write"]
+ALL_PERMISSIONS = ["audit:read", "notes:read", "notes:write", "roles:write", "users:read", "users:write"]
 
 
 def audit_events(app, event: str | None = None) -> list[AuditEvent]:
@@ -204,7 +204,7 @@ def test_access_token_carries_the_contract_claims(app, client, provider):
     assert claims["iss"] == PUBLIC_URL and claims["aud"] == "api"
     assert claims["sub"].isdigit()
     assert claims["exp"] - claims["iat"] == 900
-    assert claims["roles"] == ["user"] and claims["permissions"] == []
+    assert claims["roles"] == ["user"] and claims["permissions"] == ["notes:read", "notes:write"]
 
 
 def test_admin_emails_get_the_admin_role_and_its_permissions(make_app, provider):

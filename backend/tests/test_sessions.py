@@ -187,7 +187,7 @@ def test_verify_answers_204_with_the_identity_headers(client, make_user, make_se
     assert response.headers["X-Auth-User-Id"] == str(who.user_id)
     assert response.headers["X-Auth-Email"] == "ann@example.test"
     assert response.headers["X-Auth-Roles"] == "admin,user"
-    assert response.headers["X-Auth-Permissions"] == "audit:read,roles:write,users:read,users:write"
+    assert response.headers["X-Auth-Permissions"] == "audit:read,notes:read,notes:write,roles:write,users:read,users:write"
     assert response.headers["X-Auth-Session-Id"] == who.session_id
 
 

@@ -289,7 +289,7 @@ def test_me_answers_the_signed_in_user(client, signed_in):
     body = response.get_json()
     assert body["id"] == str(signed_in.user_id)
     assert set(body) == {"id", "email", "name", "picture", "roles", "permissions"}
-    assert body["roles"] == ["user"] and body["permissions"] == []
+    assert body["roles"] == ["user"] and body["permissions"] == ["notes:read", "notes:write"]
 
 
 @pytest.fixture
