@@ -171,6 +171,12 @@ def main(output: Path) -> None:
     add("empty_signature", f"{head}.{payload}.", "invalid_token", "signature segment empty")
     add("signature_with_padding", f"{head}.{payload}.{signature}=", "invalid_token",
         "base64url padding is not allowed (RFC 7515 §2)")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(signature[-1])
+    add("signature_non_canonical_base64", f"{head}.{payload}.{signature[:-1]}{alphabet[last | 1]}",
+        "invalid_token", "last character has non-zero unused bits: same bytes, different text (RFC 4648 §3.5)")
+    add("header_b64_false", es(header_=header(b64=False)), "invalid_token",
+        "b64: false (RFC 7797 unencoded payload) is not an access token")
     r_s = base64.urlsafe_b64decode(signature + "==")
     der = encode_dss_signature(int.from_bytes(r_s[:32], "big"), int.from_bytes(r_s[32:], "big"))
     add("signature_der_encoded", f"{head}.{payload}.{b64url(der)}", "invalid_token",

@@ -46,6 +46,11 @@ class VerifiedToken(Mapping):
         """The ``email`` claim."""
         return self._claims["email"]
 
+    @property
+    def claims(self) -> dict[str, Any]:
+        """The verified claims as a plain dict (do not modify it)."""
+        return self._claims
+
     def has_permission(self, permission: str) -> bool:
         """Return True when the token grants ``permission`` (``resource:action``)."""
         return permission in self.permissions

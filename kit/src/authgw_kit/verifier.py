@@ -172,7 +172,7 @@ class TokenVerifier:
                 verified = self.decode(token)
                 with self._lock:
                     cache[digest] = (verified, self.keys.generation)
-        self.revocations.check(verified)
+        self.revocations.check(verified.claims)
         return verified
 
     def verify_authorization_header(self, value: str | None) -> VerifiedToken:

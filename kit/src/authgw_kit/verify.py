@@ -132,6 +132,35 @@ def check_claims(claims: dict[str, Any], *, now: float, leeway: float) -> None:
         raise InvalidToken("The access token is not valid yet.")
 
 
+#: Header segment -> (key source, its generation, key): every token signed by
+#: one key has the same header, so the header checks run once per key, not
+#: once per token. Only headers that passed are kept; bounded by clearing.
+_HEADER_CACHE: dict[str, tuple[object, int, Any]] = {}
+_HEADER_CACHE_SIZE = 256
+
+
+def _key_for_header(segment: str, token: str, keys: KeySource):
+    cached = _HEADER_CACHE.get(segment)
+    if cached is not None and cached[0] is keys and cached[1] == keys.generation:
+        return cached[2]
+    header = unverified_header(token)
+    typ = header.get("typ")
+    if not isinstance(typ, str) or typ.lower() not in ACCESS_TOKEN_TYPES:
+        raise InvalidToken('The token is not an access token (typ must be "at+jwt").')
+    if not FORBIDDEN_HEADERS.isdisjoint(header):
+        raise InvalidToken("The access token header names its own key or critical extensions; refused.")
+    kid = header.get("kid")
+    key = keys.get_key(kid) if isinstance(kid, str) and kid else None
+    if key is None:
+        raise InvalidToken("The access token was signed with an unknown key.")
+    if header.get("alg") != key.algorithm:
+        raise InvalidToken("The access token uses an algorithm not allowed for its key.")
+    if len(_HEADER_CACHE) >= _HEADER_CACHE_SIZE:
+        _HEADER_CACHE.clear()
+    _HEADER_CACHE[segment] = (keys, keys.generation, key)
+    return key
+
+
 def decode_access_token(token: str, keys: KeySource, *, issuer: str, audience: str,
                         leeway: float = LEEWAY_SECONDS, now: float | None = None) -> dict[str, Any]:
     """Verify an access token and return its claims (no cache, no revocation).
@@ -156,18 +185,7 @@ def decode_access_token(token: str, keys: KeySource, *, issuer: str, audience: s
     """
     if type(token) is not str or len(token) > MAX_TOKEN_BYTES or not _COMPACT_JWS.fullmatch(token):
         raise InvalidToken("The access token is not a compact JWS of at most 8192 ASCII bytes.")
-    header = unverified_header(token)
-    typ = header.get("typ")
-    if not isinstance(typ, str) or typ.lower() not in ACCESS_TOKEN_TYPES:
-        raise InvalidToken('The token is not an access token (typ must be "at+jwt").')
-    if not FORBIDDEN_HEADERS.isdisjoint(header):
-        raise InvalidToken("The access token header names its own key or critical extensions; refused.")
-    kid = header.get("kid")
-    key = keys.get_key(kid) if isinstance(kid, str) and kid else None
-    if key is None:
-        raise InvalidToken("The access token was signed with an unknown key.")
-    if header.get("alg") != key.algorithm:
-        raise InvalidToken("The access token uses an algorithm not allowed for its key.")
+    key = _key_for_header(token[:token.index(".")], token, keys)
     try:
         claims = _JWT.decode(token, key=key.key, algorithms=[key.algorithm], audience=audience,
                              issuer=issuer, options=_DECODE_OPTIONS)
