@@ -496,15 +496,22 @@ def verify_bench(settings: dict, token: str, number: int = 2000, repeat: int = 7
     from flask import g
 
     from authgw import create_app
-    from authgw.auth import verify_token_in_request
+    from authgw.bearer import verify_token_in_request
+    from authgw.extension import AuthGW
     from authgw.tokens import decode_access_token
+    from authgw_kit import TokenVerifier
 
     app = create_app(settings)
-    state = app.extensions["authgw"]
-    key_set, conf = state["key_set"], state["settings"]
+    state = AuthGW.of(app)
+    key_set, conf = state.key_set, state.settings
     kid = jwt.get_unverified_header(token)["kid"]
     public_key = key_set.keys[kid].public_key
     issuer, audience = conf.jwt_issuer, conf.jwt_audience
+    cached = state.verifier
+    # The same checks with no cache: every call is a token seen for the first time.
+    uncached = TokenVerifier(issuer=cached.issuer, audience=cached.audience, keys=cached.keys,
+                             revocations=cached.revocations, algorithms=key_set.algorithms,
+                             leeway=cached.leeway, cache_size=0)
 
     def raw():
         jwt.decode(token, public_key, algorithms=["ES256"], audience=audience, issuer=issuer)
@@ -513,7 +520,6 @@ def verify_bench(settings: dict, token: str, number: int = 2000, repeat: int = 7
         decode_access_token(token, key_set, issuer=issuer, audience=audience)
 
     with app.test_request_context("/api/ping", headers={"Authorization": f"Bearer {token}"}):
-        cache = state["token_cache"]
 
         def request_check_cached():
             g.pop("token_claims", None)
@@ -521,8 +527,11 @@ def verify_bench(settings: dict, token: str, number: int = 2000, repeat: int = 7
 
         def request_check_first_sight():
             g.pop("token_claims", None)
-            cache._entries.clear()
-            verify_token_in_request()
+            state.verifier = uncached
+            try:
+                verify_token_in_request()
+            finally:
+                state.verifier = cached
 
         funcs = {"pyjwt_raw": raw, "decode_access_token": ours, "request_check_cached": request_check_cached,
                  "request_check_first_sight": request_check_first_sight}

@@ -154,13 +154,22 @@ def njs_verifier(state: Path) -> Path:
 SHM_DIRS: list[Path] = []
 
 
+#: The gateway variants patch the turn-1 template (auth_request to the
+#: backend, njs cache key); the Lua gateway of turn 2 has no such location.
+TURN1_MARKER = "        location = /_auth {"
+TURN1_COMMIT = "b05010f"
+
+
 def variant_conf(key: str, conf: str, state: Path) -> str:
     if "+" in key:  # combinations, e.g. b+h
         for part in key.split("+"):
             conf = variant_conf(part, conf, state)
         return conf
-    if key == "a":  # current: auth_request + 1 s proxy_cache keyed by njs sha256, cache on disk
+    if key == "a":  # the template as it is (turn 1: auth_request + 1 s proxy_cache keyed by njs sha256)
         return conf
+    if TURN1_MARKER not in conf:
+        raise SystemExit(f"variants: variant {key} patches the turn-1 gateway (auth_request); run it "
+                         f"from a checkout of commit {TURN1_COMMIT} (git worktree add /tmp/t1 {TURN1_COMMIT})")
     if key == "b":  # the check cache on tmpfs
         shm = Path("/dev/shm") / f"authgw-bench-{state.name}"
         shutil.rmtree(shm, ignore_errors=True)
