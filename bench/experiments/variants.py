@@ -157,7 +157,7 @@ SHM_DIRS: list[Path] = []
 #: The gateway variants patch the turn-1 template (auth_request to the
 #: backend, njs cache key); the Lua gateway of turn 2 has no such location.
 TURN1_MARKER = "        location = /_auth {"
-TURN1_COMMIT = "b05010f"
+TURN1_COMMIT = "14cf12c"
 
 
 def variant_conf(key: str, conf: str, state: Path) -> str:
