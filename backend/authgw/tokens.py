@@ -1,37 +1,30 @@
 """Access tokens: issue and verify JWTs (RFC 7519, RFC 9068 profile).
 
-Pure functions: no request, no database. ``decode_access_token`` is the
-only way the service reads a token, and it is strict on purpose: the
-algorithm is pinned by the key, the header must say ``typ: at+jwt``, key
-location headers (``jku``, ``jwk``, ``x5u``, ``x5c``) and ``crit`` are
-refused, and every claim of docs/interface.md must be present with its type.
+Pure functions: no request, no database. Verification is the kit's
+(``authgw_kit.decode_access_token``, docs/kit.md "What is checked"): one
+Python implementation for the backend and every service, run against the
+shared corpus in tests/corpus. It is strict on purpose: the algorithm is
+pinned by the key, the header must say ``typ: at+jwt``, key location
+headers (``jku``, ``jwk``, ``x5u``, ``x5c``) and ``crit`` are refused, and
+every claim of docs/interface.md must be present with its type.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import secrets
+import threading
 import time
 from typing import Iterable
 
+import authgw_kit
 import jwt
+from authgw_kit.verify import ACCESS_TOKEN_TYPES, FORBIDDEN_HEADERS, LEEWAY_SECONDS, MAX_TOKEN_BYTES, REQUIRED_CLAIMS
 
 from .exceptions import TokenExpired, TokenInvalid
 from .keys import KeySet
 
-#: RFC 9068 §2.1 media type of access tokens (``application/`` may be omitted).
-ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
-REQUIRED_CLAIMS = ("iss", "aud", "sub", "iat", "exp", "jti", "sid", "email", "name", "roles", "permissions")
-_STRING_CLAIMS = ("sub", "jti", "sid", "email", "name")
-_LIST_CLAIMS = ("roles", "permissions")
-#: Headers that would let a token choose its own verification key.
-FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "crit"})
-#: Longest token accepted, in bytes; anything larger is refused unparsed.
-MAX_TOKEN_BYTES = 8192
-#: Clock skew tolerated on ``exp``, ``nbf`` and ``iat``, in seconds (docs/interface.md).
-LEEWAY_SECONDS = 30
+__all__ = ["ACCESS_TOKEN_TYPES", "FORBIDDEN_HEADERS", "LEEWAY_SECONDS", "MAX_TOKEN_BYTES", "REQUIRED_CLAIMS",
+           "issue_access_token", "decode_access_token", "mint_access_token", "kit_keys"]
 
 
 def issue_access_token(
@@ -84,15 +77,17 @@ def issue_access_token(
 
 
 def decode_access_token(token: str, key_set: KeySet, *, issuer: str, audience: str,
-                        leeway: int = LEEWAY_SECONDS) -> dict:
-    """Verify an access token and return its claims.
+                        leeway: int = LEEWAY_SECONDS, now: float | None = None) -> dict:
+    """Verify an access token and return its claims (the kit's checks).
 
     Args:
         token: compact JWS as sent after ``Bearer``.
         key_set: the published keys; the ``kid`` header picks one and that
             key's algorithm is the only one accepted.
-        issuer, audience: required ``iss`` and ``aud`` (exact match).
-        leeway: clock skew allowed, seconds.
+        issuer: required ``iss`` (exact match).
+        audience: required ``aud``: equal, or an element of an array.
+        leeway: clock skew allowed on ``exp``/``nbf``/``iat``, seconds.
+        now: Unix time in seconds (default: the current time).
 
     Returns:
         dict: the verified claims (all of ``REQUIRED_CLAIMS``, typed).
@@ -103,80 +98,36 @@ def decode_access_token(token: str, key_set: KeySet, *, issuer: str, audience: s
             wrong ``alg`` or ``typ``, forbidden header, bad signature, wrong
             ``iss``/``aud``, future ``iat``/``nbf``, missing or mistyped claim.
     """
-    if not isinstance(token, str) or not token:
-        raise TokenInvalid("The access token is empty.")
-    if len(token) > MAX_TOKEN_BYTES or not token.isascii():
-        raise TokenInvalid("The access token is too large or not ASCII.")
-    if token.count(".") != 2:
-        raise TokenInvalid("The access token is not a compact JWS.")
-    header = _unverified_header(token)
-    typ = header.get("typ")
-    if not isinstance(typ, str) or typ.lower() not in ACCESS_TOKEN_TYPES:
-        raise TokenInvalid('The token is not an access token (typ must be "at+jwt").')
-    if FORBIDDEN_HEADERS.intersection(header):
-        raise TokenInvalid("The access token header names its own key; refused.")
-    kid = header.get("kid")
-    key = key_set.keys.get(kid) if isinstance(kid, str) else None
-    if key is None:
-        raise TokenInvalid("The access token was signed with an unknown key.")
-    if header.get("alg") != key.algorithm:
-        raise TokenInvalid("The access token uses an algorithm not allowed for its key.")
     try:
-        claims = jwt.decode(
-            token,
-            key=key.public_key,
-            algorithms=[key.algorithm],
-            audience=audience,
-            issuer=issuer,
-            leeway=leeway,
-            options={"require": list(REQUIRED_CLAIMS), "strict_aud": True, "verify_signature": True},
-        )
-    except jwt.ExpiredSignatureError:
-        raise TokenExpired() from None
-    except jwt.InvalidAudienceError:
-        raise TokenInvalid("The access token is for another audience.") from None
-    except jwt.InvalidIssuerError:
-        raise TokenInvalid("The access token comes from another issuer.") from None
-    except jwt.InvalidSignatureError:
-        raise TokenInvalid("The access token signature is invalid.") from None
-    except jwt.MissingRequiredClaimError as exc:
-        raise TokenInvalid(f"The access token lacks the {exc.claim!r} claim.") from None
-    except jwt.ImmatureSignatureError:
-        raise TokenInvalid("The access token is not valid yet.") from None
-    except jwt.PyJWTError:
-        raise TokenInvalid("The access token is malformed.") from None
-    _check_claim_types(claims)
-    return claims
+        return authgw_kit.decode_access_token(token, kit_keys(key_set), issuer=issuer, audience=audience,
+                                              leeway=leeway, now=now)
+    except authgw_kit.ExpiredToken as exc:
+        raise TokenExpired(exc.description) from None
+    except authgw_kit.InvalidToken as exc:
+        raise TokenInvalid(exc.description) from None
 
 
-def _unverified_header(token: str) -> dict:
-    """Decode only the JOSE header, to pick the key (RFC 7515 §5.2 step 2-3).
+_kit_keys_lock = threading.Lock()
+_kit_keys_for: tuple[KeySet, authgw_kit.StaticKeys] | None = None
 
-    ``jwt.get_unverified_header`` decodes the whole token (about 19 µs); the
-    header alone costs about 3. Nothing here is trusted: ``jwt.decode`` then
-    verifies the complete token with the key this header names.
+
+def kit_keys(key_set: KeySet) -> authgw_kit.StaticKeys:
+    """Return the kit's key source for ``key_set`` (built once per key set).
+
+    The backend's own key objects are handed over as they are (no JWK
+    round trip, nothing parsed per request); each key verifies only its
+    own algorithm.
     """
-    segment = token.split(".", 1)[0]
-    try:
-        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (ValueError, binascii.Error):
-        raise TokenInvalid("The access token header is malformed.") from None
-    if not isinstance(header, dict):
-        raise TokenInvalid("The access token header is malformed.")
-    return header
-
-
-def _check_claim_types(claims: dict) -> None:
-    for name in _STRING_CLAIMS:
-        if not isinstance(claims[name], str) or (name in ("sub", "sid", "jti") and not claims[name]):
-            raise TokenInvalid(f"The access token claim {name!r} must be a non-empty string.")
-    for name in _LIST_CLAIMS:
-        value = claims[name]
-        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            raise TokenInvalid(f"The access token claim {name!r} must be an array of strings.")
-    for name in ("iat", "exp"):
-        if isinstance(claims[name], bool) or not isinstance(claims[name], (int, float)):
-            raise TokenInvalid(f"The access token claim {name!r} must be a number.")
+    global _kit_keys_for
+    cached = _kit_keys_for
+    if cached is not None and cached[0] is key_set:
+        return cached[1]
+    with _kit_keys_lock:
+        keys = authgw_kit.StaticKeys(keys=[authgw_kit.VerificationKey(kid=key.kid, algorithm=key.algorithm,
+                                                                      key=key.public_key)
+                                           for key in key_set.keys.values()])
+        _kit_keys_for = (key_set, keys)
+    return keys
 
 
 def mint_access_token(grant, key_set: KeySet, settings, *, now: float | None = None) -> tuple[str, int]:

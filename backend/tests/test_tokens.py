@@ -1,8 +1,10 @@
 """Access tokens: only our own, intact, current ``at+jwt`` tokens are accepted.
 
 Each forged token is checked twice: by ``decode_access_token`` (the pure
-function) and through ``/api/me`` (what a client sees: 401 with the RFC 6750
-challenge and the JSON error, never a 5xx).
+function, the kit's checks) and through ``/api/me`` (what a client sees: 401
+with the RFC 6750 challenge and the JSON error, never a 5xx). The shared
+corpus (tests/corpus) runs through ``decode_access_token`` and the backend's
+revocation feed: every verdict must match the kit's and the gateway's.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import hashlib
 import hmac
 import json
 import time
+from pathlib import Path
 
+import authgw_kit
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -19,7 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from authgw.exceptions import TokenExpired, TokenInvalid
 from authgw.extensions import db
-from authgw.keys import load_key_set
+from authgw.keys import KeySet, SigningKey, load_key_set
+from authgw.revocation import RevocationFeed
 from authgw.models import RefreshToken, Session, User
 from authgw.tokens import decode_access_token, issue_access_token
 
@@ -168,9 +173,16 @@ def test_wrong_audience_is_refused(key_set):
     assert_refused(sign(key_set, claims_for(aud="other-api")), key_set)
 
 
-def test_audience_as_list_is_refused(key_set):
-    assert_refused(sign(key_set, claims_for(aud=[AUDIENCE])), key_set)
-    assert_refused(sign(key_set, claims_for(aud=[AUDIENCE, "other"])), key_set)
+def test_audience_array_without_ours_is_refused(key_set):
+    assert_refused(sign(key_set, claims_for(aud=["other"])), key_set)
+    assert_refused(sign(key_set, claims_for(aud=[])), key_set)
+    assert_refused(sign(key_set, claims_for(aud=[AUDIENCE, 1])), key_set)
+
+
+def test_audience_array_containing_ours_is_accepted(key_set):
+    """RFC 7519 §4.1.3: ``aud`` may be an array; ours must be one of its values."""
+    assert decode(sign(key_set, claims_for(aud=[AUDIENCE])), key_set)["sub"] == "1"
+    assert decode(sign(key_set, claims_for(aud=["other", AUDIENCE])), key_set)["sub"] == "1"
 
 
 @pytest.mark.parametrize("typ", ["JWT", "jwt", "JOSE", "id_token", "", 1, None])
@@ -271,6 +283,65 @@ def test_es256_token_is_refused_by_an_rs256_only_key_set(key_set, rsa_key_file):
     assert_refused(resign_raw(key_set, header, claims_for()), keys)
 
 
+# -- the shared corpus (tests/corpus/README.md) -------------------------------
+
+CORPUS = json.loads((Path(__file__).resolve().parents[2] / "tests" / "corpus" / "corpus.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def corpus_key_set():
+    """The corpus's published keys as the backend's KeySet (kids as in the corpus)."""
+    keys = {}
+    for entry in CORPUS["keys"]:
+        if not entry["published"]:
+            continue
+        private_key = serialization.load_pem_private_key(entry["private_pem"].encode(), password=None)
+        jwk = next(k for k in CORPUS["jwks"]["keys"] if k["kid"] == entry["kid"])
+        keys[entry["kid"]] = SigningKey(kid=entry["kid"], algorithm=entry["alg"], private_key=private_key,
+                                        public_key=private_key.public_key(), public_jwk=jwk)
+    return KeySet(signing_key=keys["corpus-es256"], keys=keys)
+
+
+class CorpusFeed(RevocationFeed):
+    """The backend's revocation feed, reading the corpus snapshot instead of the database."""
+
+    def _read(self) -> dict:
+        return CORPUS["revocations"]
+
+
+@pytest.mark.parametrize("case", CORPUS["cases"], ids=[c["name"] for c in CORPUS["cases"]])
+def test_backend_gives_each_corpus_case_its_verdict(corpus_key_set, case):
+    feed = CorpusFeed(window=930, background=False)
+    try:
+        claims = decode_access_token(case["token"], corpus_key_set, issuer=CORPUS["issuer"],
+                                     audience=CORPUS["audience"], leeway=CORPUS["leeway"], now=CORPUS["now"])
+        feed.check(claims)
+        verdict = "valid"
+    except TokenInvalid as exc:
+        assert exc.code == 401
+        verdict = exc.error
+    except authgw_kit.InvalidToken as exc:  # raised by the feed's check
+        verdict = exc.error
+    assert verdict == case["verdict"], case["why"]
+    if case["stage"] == "revocation":  # the token itself is fine; only the feed refuses it
+        decode_access_token(case["token"], corpus_key_set, issuer=CORPUS["issuer"], audience=CORPUS["audience"],
+                            now=CORPUS["now"])
+
+
+def test_expired_corpus_token_is_token_expired(corpus_key_set):
+    token = next(c["token"] for c in CORPUS["cases"] if c["name"] == "expired_beyond_leeway")
+    with pytest.raises(TokenExpired):
+        decode_access_token(token, corpus_key_set, issuer=CORPUS["issuer"], audience=CORPUS["audience"],
+                            now=CORPUS["now"])
+
+
+def test_hostile_header_never_escapes_as_another_exception(key_set):
+    for segment in (b"[" * 5000, b'{"a":' * 1000, b"[" * 100_000):
+        token = f"{b64url(segment)}.e30.c2ln"
+        with pytest.raises(TokenInvalid):
+            decode(token, key_set)
+
+
 # -- through the HTTP API ---------------------------------------------------
 
 CHALLENGE_WITH_ERROR = 'Bearer realm="api", error="invalid_token"'
@@ -318,7 +389,7 @@ def forged(app, signed_in):
                                  "x5u": "https://evil.example/c"}, claims_for(sid=sid, sub=sub)),
         "wrong_iss": sign(keys, claims_for(sid=sid, sub=sub, iss="https://evil.example")),
         "wrong_aud": sign(keys, claims_for(sid=sid, sub=sub, aud="other")),
-        "aud_list": sign(keys, claims_for(sid=sid, sub=sub, aud=["api"])),
+        "aud_list": sign(keys, claims_for(sid=sid, sub=sub, aud=["other", "more"])),
         "typ_jwt": sign(keys, claims_for(sid=sid, sub=sub), headers={"typ": "JWT"}),
         "typ_missing": sign(keys, claims_for(sid=sid, sub=sub), headers={"typ": None}),
         "expired": sign(keys, claims_for(sid=sid, sub=sub, iat=now - 2000, exp=now - 60)),
