@@ -173,6 +173,54 @@ def test_no_file_points_outside_the_repository():
     assert offenders == []
 
 
+# A citation in code or prose: docs/page.md, optionally followed by a section
+# heading ('docs/interface.md, "Tokens"', 'docs/gateway.md ("Routes"') or, after
+# a colon, a quotation ('docs/interface.md: "at most 10 s"').
+CITATION = re.compile(r"""(?<![\w./-])docs/([\w.-]+\.md)(?:'s)?(?:(:)?[ \t,]*(?:\n[ \t#*/]*)?\(?\s*"([^"\n]{1,80}(?:\n[^"\n]{0,80}){0,2})")?""")
+WRAPPED = re.compile(r"\s*\n\s*(?:#+|\*|//)?\s*")
+
+
+def _plain(text: str) -> str:
+    """Text as a reader sees it: no line wrapping, comment markers or backticks."""
+    return " ".join(WRAPPED.sub(" ", text).replace("`", "").split()).lower()
+
+
+def citation_problems(path: Path) -> list[str]:
+    """Citations of docs/ pages in ``path`` that name a missing page, heading or quotation."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    problems = []
+    for match in CITATION.finditer(text):
+        page, colon, quoted = match.group(1), match.group(2), match.group(3)
+        line = text.count("\n", 0, match.start()) + 1
+        where = f"{path.relative_to(REPO)}:{line}: docs/{page}"
+        target = REPO / "docs" / page
+        if not target.is_file():
+            problems.append(f"{where}: no such page")
+            continue
+        if not quoted:
+            continue
+        if colon:
+            if _plain(quoted) not in _plain(target.read_text(encoding="utf-8")):
+                problems.append(f'{where}: "{quoted}" is not said there')
+        elif github_slug(_plain(quoted)) not in anchors(target):
+            problems.append(f'{where}: no heading "{quoted}"')
+    return problems
+
+
+def test_citations_name_existing_pages_and_sections():
+    problems = []
+    for path in repository_files():
+        if path.suffix.lower() in (".png", ".jpg", ".ico", ".woff", ".woff2", ".gz", ".zip", ".pem"):
+            continue
+        if path.is_relative_to(Path(__file__).parent):  # this folder's examples are made up
+            continue
+        problems.extend(citation_problems(path))
+    assert problems == []
+
+
 # --- the checker itself -------------------------------------------------------
 
 
@@ -209,4 +257,23 @@ def test_checker_finds_broken_links_and_anchors(tmp_path, monkeypatch):
         "docs/a.md#nope: no heading #nope in docs/a.md",
         "/docs/a.md: absolute path (write it relative to the file)",
         "docs/c.md: no such file",
+    ]
+
+
+def test_checker_finds_bad_citations(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "REPO", tmp_path)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.md").write_text("# A\n\n## Browser login\n\nTokens live at most\n10 s.\n",
+                                             encoding="utf-8")
+    code = tmp_path / "m.py"
+    code.write_text(
+        '"""See docs/a.md, "Browser login" step 1, and docs/a.md ("Browser\n    login").\n'
+        'Quoted: docs/a.md: "at most 10 s". Page only: docs/a.md.\n'
+        'Wrong: docs/a.md "Nope", docs/a.md: "at least 3 s", docs/b.md."""\n',
+        encoding="utf-8",
+    )
+    assert [p.split(": ", 1)[1] for p in citation_problems(code)] == [
+        'docs/a.md: no heading "Nope"',
+        'docs/a.md: "at least 3 s" is not said there',
+        "docs/b.md: no such page",
     ]
