@@ -40,8 +40,8 @@ COMPOSE_INTERPOLATION = re.compile(r"(?<!\$)\$\{" + NAME)
 #: start (COMPOSE_PROFILES=dev starts the dev IdP).
 READ_BY_COMPOSE_ITSELF = {"COMPOSE_PROFILES"}
 
-PYTHON_FILES = ["backend/authgw/**/*.py", "backend/*.py", "backend/migrations/*.py"]
-SHELL_FILES = ["backend/entrypoint.sh", "scripts/render-gateway", "scripts/stack",
+PYTHON_FILES = ["backend/authgw/**/*.py", "backend/*.py", "backend/migrations/*.py", "scripts/render-gateway"]
+SHELL_FILES = ["backend/entrypoint.sh", "scripts/stack",
                "nginx/docker-entrypoint.sh", "nginx/docker-healthcheck.sh"]
 TEMPLATE_FILES = ["nginx/gateway.conf.template", "nginx/tls/*.template"]
 JS_FILES = ["dev-idp/server.js"]
