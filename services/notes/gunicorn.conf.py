@@ -19,6 +19,12 @@ keepalive = 30  # seconds; nginx keeps upstream connections open
 timeout = 30
 graceful_timeout = 10
 control_socket_disable = True
+# gunicorn answers over-long header fields itself, in HTML (431). Leave room
+# for any header the kit must judge (tokens up to 8192 bytes are checked,
+# longer ones refused as JSON 401 by the kit), so only absurd headers (over
+# 32 KiB, never sent through the gateway) get gunicorn's own answer.
+limit_request_field_size = 32768
+limit_request_line = 8190
 # Access logging is the gateway's job (its format never holds a token);
 # gunicorn's default access format would include query strings.
 accesslog = None
