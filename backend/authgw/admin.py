@@ -17,72 +17,53 @@ from .clock import rfc3339, utcnow
 from .exceptions import InvalidRequest, NotFound
 from .extensions import db
 from .models import AllowedEmail, AuditEvent, Permission, Role, Session, User
+from .schemas import (AllowEmail, AuditEventOut, AuditSearch, RoleCreate, RolePermissions, RoleSummary, UserPatch,
+                      UserSearch, UserSummary, parse)
 from .sessions import revoke_session, revoke_user_sessions
 
-ROLE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
-PERMISSION_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,30}:[a-z][a-z0-9_-]{0,30}$")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{1,63}$")
 PROTECTED_ROLES = frozenset({"user", "admin"})
-MAX_PER_PAGE = 100
 
 
 def user_summary(user: User) -> dict:
-    """Return the admin view of a user: ``{"id", "email", "name", "picture",
-    "active", "roles", "permissions", "created_at", "last_login_at"}``."""
-    return {
-        "id": str(user.id),
-        "email": user.email,
-        "name": user.name,
-        "picture": user.picture,
-        "active": user.active,
-        "roles": user.role_names,
-        "permissions": user.permission_names,
-        "issuer": user.issuer,
-        "created_at": rfc3339(user.created_at),
-        "last_login_at": rfc3339(user.last_login_at),
-    }
+    """Return the admin view of a user (``schemas.UserSummary``)."""
+    return UserSummary(
+        id=str(user.id), email=user.email, name=user.name, picture=user.picture, active=user.active,
+        roles=user.role_names, permissions=user.permission_names, issuer=user.issuer,
+        created_at=rfc3339(user.created_at), last_login_at=rfc3339(user.last_login_at),
+    ).model_dump()
 
 
 def role_summary(role: Role) -> dict:
-    return {"name": role.name, "description": role.description,
-            "permissions": sorted(p.name for p in role.permissions), "builtin": role.name in PROTECTED_ROLES}
+    """Return a role and what it grants (``schemas.RoleSummary``)."""
+    return RoleSummary(name=role.name, description=role.description,
+                       permissions=sorted(p.name for p in role.permissions),
+                       builtin=role.name in PROTECTED_ROLES).model_dump()
 
 
-def parse_paging(page, per_page, default_per_page: int = 20) -> tuple[int, int]:
-    """Validate ``page`` (from 1) and ``per_page`` (1 to 100) query values.
+def search_users(query) -> dict:
+    """Page through users whose email or name contains ``q``.
 
-    Raises:
-        InvalidRequest: naming ``page`` or ``per_page``.
-    """
-    def as_int(name, value, default, upper):
-        if value in (None, ""):
-            return default
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            raise InvalidRequest(f"{name} must be a whole number.") from None
-        if not 1 <= number <= upper:
-            raise InvalidRequest(f"{name} must be between 1 and {upper}.")
-        return number
-
-    return as_int("page", page, 1, 10**6), as_int("per_page", per_page, default_per_page, MAX_PER_PAGE)
-
-
-def search_users(query: str | None, page: int, per_page: int) -> dict:
-    """Page through users whose email or name contains ``query``.
+    Args:
+        query (schemas.UserSearch | Mapping): ``q``, ``page``, ``per_page``
+            (a mapping such as ``request.args`` is validated first).
 
     Returns:
-        dict: ``{"users": [...], "page", "per_page", "total"}``.
+        dict: ``{"users": [UserSummary...], "page", "per_page", "total"}``.
+
+    Raises:
+        InvalidRequest: a bad ``q``, ``page`` or ``per_page``, named first.
     """
+    search = query if isinstance(query, UserSearch) else parse(UserSearch, query)
     statement = sa.select(User)
-    if query:
-        if len(query) > 254:
-            raise InvalidRequest("q must be at most 254 characters.")
-        pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        statement = statement.where(sa.or_(User.email.ilike(pattern, escape="\\"), User.name.ilike(pattern, escape="\\")))
-    total = db.session.execute(sa.select(sa.func.count()).select_from(statement.subquery())).scalar_one()
-    users = db.session.execute(statement.order_by(User.id).limit(per_page).offset((page - 1) * per_page)).scalars()
-    return {"users": [user_summary(user) for user in users], "page": page, "per_page": per_page, "total": total}
+    text = search.q.strip()
+    if text:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        statement = statement.where(sa.or_(User.email.ilike(pattern, escape="\\"),
+                                           User.name.ilike(pattern, escape="\\")))
+    result = db.paginate(statement.order_by(User.id), page=search.page, per_page=search.per_page, error_out=False)
+    return {"users": [user_summary(user) for user in result.items], "page": search.page,
+            "per_page": search.per_page, "total": result.total}
 
 
 def get_user(user_id) -> User:
@@ -204,24 +185,18 @@ def set_user_active(user: User, active, actor_id: int | None) -> bool:
 
 
 def update_user(user: User, changes, actor_id: int | None) -> User:
-    """Apply a PATCH body ``{"active": bool, "roles": [...]}`` (both optional).
+    """Apply a PATCH body ``{"active": bool, "roles": [...]}`` (``schemas.UserPatch``,
+    both optional); nothing changes unless all of it is valid.
 
     Raises:
         InvalidRequest: not an object, unknown field, or a bad value.
     """
-    if not isinstance(changes, dict):
-        raise InvalidRequest("The body must be a JSON object.")
-    unknown = set(changes) - {"active", "roles"}
-    if unknown:
-        raise InvalidRequest(f"{', '.join(sorted(unknown))}: unknown field (allowed: active, roles).")
-    if "roles" in changes:
-        _roles_by_name(changes["roles"])  # validate everything before changing anything
-    if "active" in changes and not isinstance(changes["active"], bool):
-        raise InvalidRequest("active must be true or false.")
-    if "roles" in changes:
-        set_user_roles(user, changes["roles"], actor_id)
-    if "active" in changes:
-        set_user_active(user, changes["active"], actor_id)
+    patch = parse(UserPatch, changes)
+    if "roles" in patch.model_fields_set:
+        _roles_by_name(patch.roles)  # validate everything before changing anything
+        set_user_roles(user, patch.roles, actor_id)
+    if "active" in patch.model_fields_set:
+        set_user_active(user, patch.active, actor_id)
     return user
 
 
@@ -244,9 +219,9 @@ def allow_email(email, actor_id: int | None) -> AllowedEmail:
     Raises:
         InvalidRequest: ``email`` is not an email address.
     """
-    if not isinstance(email, str) or not EMAIL.match(email.strip()):
+    email = parse(AllowEmail, {"email": email}).email.strip().lower()
+    if not EMAIL.match(email):
         raise InvalidRequest("email must be an email address.")
-    email = email.strip().lower()
     row = db.session.get(AllowedEmail, email)
     if row is None:
         row = AllowedEmail(email=email, created_at=utcnow(), created_by_id=actor_id)
@@ -275,15 +250,11 @@ def create_role(name, description, permissions, actor_id: int | None) -> Role:
         InvalidRequest: bad or taken ``name``, bad ``description``, unknown
             ``permissions``.
     """
-    if not isinstance(name, str) or not ROLE_NAME.match(name):
-        raise InvalidRequest("name must be 1-64 characters: lower-case letters, digits, - or _, starting with a letter.")
-    if db.session.execute(sa.select(Role).where(Role.name == name)).scalar_one_or_none() is not None:
-        raise InvalidRequest(f"name: the role {name} already exists.")
-    if description is None:
-        description = ""
-    if not isinstance(description, str) or len(description) > 255:
-        raise InvalidRequest("description must be a string of at most 255 characters.")
-    role = Role(name=name, description=description, permissions=_permissions_by_name(permissions or []))
+    fields = {"name": name, "description": description, "permissions": permissions}
+    spec = parse(RoleCreate, {key: value for key, value in fields.items() if value is not None})
+    if db.session.execute(sa.select(Role).where(Role.name == spec.name)).scalar_one_or_none() is not None:
+        raise InvalidRequest(f"name: the role {spec.name} already exists.")
+    role = Role(name=spec.name, description=spec.description, permissions=_permissions_by_name(spec.permissions))
     db.session.add(role)
     db.session.flush()
     record_event("role_created", actor_id=actor_id, role=name, permissions=sorted(p.name for p in role.permissions))
@@ -302,7 +273,7 @@ def set_role_permissions(name: str, permissions, actor_id: int | None) -> Role:
     role = db.session.execute(sa.select(Role).where(Role.name == name)).scalar_one_or_none()
     if role is None:
         raise NotFound(f"No role named {name}.")
-    new = _permissions_by_name(permissions)
+    new = _permissions_by_name(parse(RolePermissions, {"permissions": permissions}).permissions)
     if role.name == "admin" and "roles:write" not in {p.name for p in new}:
         raise InvalidRequest("permissions: the admin role must keep roles:write.")
     before = {p.name for p in role.permissions}
@@ -314,35 +285,36 @@ def set_role_permissions(name: str, permissions, actor_id: int | None) -> Role:
     return role
 
 
-def search_audit(user_id=None, event=None, page: int = 1, per_page: int = 50) -> dict:
+def search_audit(query) -> dict:
     """Page through audit events, newest first, filtered by user and event.
 
+    Args:
+        query (schemas.AuditSearch | Mapping): ``user_id`` (as subject or
+            actor), ``event``, ``page``, ``per_page``.
+
     Returns:
-        dict: ``{"events": [{"id", "created_at", "event", "user_id",
-        "actor_id", "email", "ip", "user_agent", "details"}], "page",
-        "per_page", "total"}``.
+        dict: ``{"events": [AuditEventOut...], "page", "per_page", "total"}``.
 
     Raises:
-        InvalidRequest: bad ``user_id`` or unknown ``event``.
+        InvalidRequest: bad ``user_id``, unknown ``event``, bad paging.
     """
     from .audit import EVENTS
 
+    search = query if isinstance(query, AuditSearch) else parse(AuditSearch, query)
     statement = sa.select(AuditEvent)
-    if user_id not in (None, ""):
-        try:
-            uid = int(user_id)
-        except (TypeError, ValueError):
-            raise InvalidRequest("user_id must be a whole number.") from None
-        statement = statement.where(sa.or_(AuditEvent.user_id == uid, AuditEvent.actor_id == uid))
-    if event not in (None, ""):
-        if event not in EVENTS:
+    if search.user_id is not None:
+        statement = statement.where(sa.or_(AuditEvent.user_id == search.user_id,
+                                           AuditEvent.actor_id == search.user_id))
+    if search.event:
+        if search.event not in EVENTS:
             raise InvalidRequest(f"event must be one of {', '.join(sorted(EVENTS))}.")
-        statement = statement.where(AuditEvent.event == event)
-    total = db.session.execute(sa.select(sa.func.count()).select_from(statement.subquery())).scalar_one()
-    rows = db.session.execute(statement.order_by(AuditEvent.id.desc()).limit(per_page).offset((page - 1) * per_page)).scalars()
-    return {"events": [{
-        "id": row.id, "created_at": rfc3339(row.created_at), "event": row.event,
-        "user_id": None if row.user_id is None else str(row.user_id),
-        "actor_id": None if row.actor_id is None else str(row.actor_id),
-        "email": row.email, "ip": row.ip, "user_agent": row.user_agent, "details": row.details,
-    } for row in rows], "page": page, "per_page": per_page, "total": total}
+        statement = statement.where(AuditEvent.event == search.event)
+    result = db.paginate(statement.order_by(AuditEvent.id.desc()), page=search.page, per_page=search.per_page,
+                         error_out=False)
+    return {"events": [AuditEventOut(
+        id=row.id, created_at=rfc3339(row.created_at), event=row.event,
+        user_id=None if row.user_id is None else str(row.user_id),
+        actor_id=None if row.actor_id is None else str(row.actor_id),
+        email=row.email, ip=row.ip, user_agent=row.user_agent, details=row.details,
+    ).model_dump() for row in result.items], "page": search.page, "per_page": search.per_page,
+        "total": result.total}

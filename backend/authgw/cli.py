@@ -108,7 +108,7 @@ def register_admin_cli(app: Flask) -> None:
     @click.option("--per-page", default=50, show_default=True)
     def users_list(query, page, per_page):
         """List users (id, email, active, roles)."""
-        result = _run(lambda: admin.search_users(query, *admin.parse_paging(page, per_page)))
+        result = _run(lambda: admin.search_users({key: value for key, value in (('q', query), ('page', page), ('per_page', per_page)) if value is not None}))
         for user in result["users"]:
             click.echo(f"{user['id']:>6}  {user['email'] or '-':<40} {'active' if user['active'] else 'DISABLED':<8}  "
                        f"{','.join(user['roles'])}")

@@ -14,6 +14,7 @@ from ..extension import current_authgw
 from ..clock import rfc3339
 from ..exceptions import InvalidRequest
 from ..extensions import db, limiter
+from ..schemas import AllowEmail, RoleCreate, parse
 from ..sessions import live_sessions
 
 bp = Blueprint("admin", __name__, url_prefix="/api/admin")
@@ -40,8 +41,7 @@ def _json_body():
 @require_permission("users:read")
 def list_users():
     """``?q=&page=&per_page=`` → ``{"users", "page", "per_page", "total"}``."""
-    page, per_page = admin.parse_paging(request.args.get("page"), request.args.get("per_page"))
-    return jsonify(admin.search_users(request.args.get("q", "").strip() or None, page, per_page))
+    return jsonify(admin.search_users(request.args))
 
 
 @bp.get("/users/<user_id>")
@@ -88,10 +88,8 @@ def list_allowed_emails():
 @limiter.limit(_write_limit)
 def allow_email():
     """``{"email"}``: allow an email to sign in ahead of its first login."""
-    body = _json_body()
-    if not isinstance(body, dict):
-        raise InvalidRequest("The body must be a JSON object.")
-    row = admin.allow_email(body.get("email"), _actor_id())
+    body = parse(AllowEmail, _json_body())
+    row = admin.allow_email(body.email, _actor_id())
     db.session.commit()
     return jsonify(email=row.email, created_at=rfc3339(row.created_at)), 201
 
@@ -109,10 +107,8 @@ def list_roles():
 @limiter.limit(_write_limit)
 def create_role():
     """``{"name", "description", "permissions": [...]}`` → 201 role."""
-    body = _json_body()
-    if not isinstance(body, dict):
-        raise InvalidRequest("The body must be a JSON object.")
-    role = admin.create_role(body.get("name"), body.get("description"), body.get("permissions", []), _actor_id())
+    body = parse(RoleCreate, _json_body())
+    role = admin.create_role(body.name, body.description, body.permissions, _actor_id())
     db.session.commit()
     return jsonify(admin.role_summary(role)), 201
 
@@ -133,5 +129,4 @@ def put_role_permissions(name):
 @require_permission("audit:read")
 def audit():
     """``?user_id=&event=&page=&per_page=`` → ``{"events", "page", "per_page", "total"}``, newest first."""
-    page, per_page = admin.parse_paging(request.args.get("page"), request.args.get("per_page"), default_per_page=50)
-    return jsonify(admin.search_audit(request.args.get("user_id"), request.args.get("event"), page, per_page))
+    return jsonify(admin.search_audit(request.args))
