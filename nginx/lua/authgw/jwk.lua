@@ -1,13 +1,13 @@
 --- JWK and JWK Set (RFC 7517) to OpenSSL public keys, for ES256 (EC P-256,
 -- RFC 7518 §6.2) and RS256 (RSA, RFC 7518 §6.3). Pure: no I/O.
 -- The key is rebuilt as a DER SubjectPublicKeyInfo (RFC 5480 / RFC 3279)
--- and loaded by luaossl, so no PEM is parsed per request.
+-- and loaded once by OpenSSL (authgw.ossl), so no key is parsed per request.
 
-local pkey = require "openssl.pkey"
+local ossl = require "authgw.ossl"
 local cjson_safe = require "cjson.safe"
 local jwt = require "authgw.jwt"
 
-local type, ipairs, pcall = type, ipairs, pcall
+local type, ipairs = type, ipairs
 local byte, char = string.byte, string.char
 
 local M = {}
@@ -48,7 +48,8 @@ end
 
 --- Build a verification key from one JWK.
 -- @tparam table jwk decoded JWK object
--- @treturn table `{kid=, alg=, pkey=, size=}` or nil, reason (string)
+-- @treturn table `{kid=, alg=, ctx=, size=}` (ctx: OpenSSL verify context,
+--   size: signature bytes) or nil, reason (string)
 function M.key_from_jwk(jwk)
     if type(jwk) ~= "table" then return nil, "not an object" end
     local kid = jwk.kid
@@ -76,9 +77,10 @@ function M.key_from_jwk(jwk)
         return nil, "unsupported kty"
     end
     if jwk.alg ~= nil and jwk.alg ~= alg then return nil, "alg does not match the key type" end
-    local ok, key = pcall(pkey.new, spki, "DER")
-    if not ok or not key then return nil, "OpenSSL refused the key" end
-    return { kid = kid, alg = alg, pkey = key, size = size }
+    local ctx, bits = ossl.verifier(spki, alg)
+    if not ctx then return nil, bits end
+    if alg == "RS256" then size = math.ceil(bits / 8) end
+    return { kid = kid, alg = alg, ctx = ctx, size = size }
 end
 
 --- Parse a JWK Set document into keys by kid, keeping only usable keys

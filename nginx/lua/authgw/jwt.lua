@@ -9,7 +9,7 @@
 -- The rules are those of docs/gateway-lua.md ("The check").
 
 local cjson_safe = require "cjson.safe"
-local digest = require "openssl.digest"
+local ossl = require "authgw.ossl"
 
 local type, pairs, ipairs, tostring = type, pairs, ipairs, tostring
 local byte, char, find, sub, lower = string.byte, string.char, string.find, string.sub, string.lower
@@ -46,21 +46,21 @@ local json_null = json.null
 -- nginx, a pure-Lua one otherwise (unit tests).
 local b64url_decode
 do
+    local bit = require "bit"
+    local lshift, rshift, band, bor = bit.lshift, bit.rshift, bit.band, bit.bor
+    local concat = table.concat
+    local map = {}
+    local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    for i = 1, 64 do map[byte(alphabet, i)] = i - 1 end
+
+    local decode
     local ok, b64 = pcall(require, "ngx.base64")
     if ok and type(b64) == "table" and b64.decode_base64url then
-        b64url_decode = b64.decode_base64url
+        decode = b64.decode_base64url
     else
-        local bit = require "bit"
-        local lshift, rshift, band, bor = bit.lshift, bit.rshift, bit.band, bit.bor
-        local concat = table.concat
-        local map = {}
-        local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-        for i = 1, 64 do map[byte(alphabet, i)] = i - 1 end
-        b64url_decode = function(s)
-            local n = #s
-            if n % 4 == 1 then return nil end
+        decode = function(s)
             local out, acc, bits = {}, 0, 0
-            for i = 1, n do
+            for i = 1, #s do
                 local v = map[byte(s, i)]
                 if not v then return nil end
                 acc = bor(lshift(band(acc, 0xffff), 6), v)
@@ -72,6 +72,21 @@ do
             end
             return concat(out)
         end
+    end
+
+    -- Canonical text only (RFC 4648 §3.5): the unused bits of the last
+    -- character must be zero, so one byte string has one encoding.
+    -- nginx's decoder stops at "=" and ignores the rest: refuse it here.
+    b64url_decode = function(s)
+        if find(s, "=", 1, true) then return nil end
+        local n = #s
+        local r = n % 4
+        if r == 1 then return nil end
+        if r ~= 0 then
+            local v = map[byte(s, n)]
+            if not v or v % (r == 2 and 16 or 4) ~= 0 then return nil end
+        end
+        return decode(s)
     end
 end
 M.b64url_decode = b64url_decode
@@ -139,6 +154,38 @@ local function finite_number(v)
     return type(v) == "number" and v == v and v ~= huge and v ~= -huge
 end
 
+-- JOSE header checks (RFC 7515 §4.1, RFC 9068 §2.1). Tokens of one key
+-- share one header, so a successful result is remembered per segment
+-- (bounded: the table is dropped when full).
+local HEADER_CACHE_SIZE = 256
+local header_cache, header_cache_count = {}, 0
+
+local function check_header(segment)
+    local header, err = decode_json_segment(segment, "header")
+    if not header then return nil, err end
+    local typ = header.typ
+    if type(typ) ~= "string" or not ACCESS_TOKEN_TYPES[lower(typ)] then
+        return fail("wrong_type", 'The token is not an access token (typ must be "at+jwt").')
+    end
+    for _, name in ipairs(FORBIDDEN_HEADERS) do
+        if header[name] ~= nil then
+            return fail("forbidden_header", "The access token header names its own key; refused.")
+        end
+    end
+    -- RFC 7797 unencoded payloads are not access tokens.
+    if header.b64 ~= nil and header.b64 ~= true then
+        return fail("forbidden_header", "The access token header asks for an unencoded payload; refused.")
+    end
+    local kid, alg = header.kid, header.alg
+    if type(kid) ~= "string" or kid == "" then
+        return fail("unknown_key", "The access token was signed with an unknown key.")
+    end
+    if type(alg) ~= "string" then
+        return fail("wrong_alg", "The access token uses an algorithm not allowed for its key.")
+    end
+    return { header = header, kid = kid, alg = alg }
+end
+
 ---------------------------------------------------------------------------
 --- Parse a compact JWS and check its JOSE header (RFC 7515 §5.2 steps 1-4).
 -- Nothing here is trusted yet: the caller picks the key named by `kid`,
@@ -154,38 +201,30 @@ function M.parse(token)
     if #token > M.MAX_TOKEN_BYTES then
         return fail("too_large", "The access token is too large.")
     end
-    -- The base64url alphabet and two dots, and nothing else: this also
-    -- refuses non-ASCII, spaces and control bytes.
+    -- Exactly three non-empty segments. Their alphabet is checked by the
+    -- base64url decoder of each segment (header here, payload and
+    -- signature in `verify`), which refuses anything but [A-Za-z0-9_-].
     local d1, d2 = find(token, ".", 1, true), nil
     if d1 then d2 = find(token, ".", d1 + 1, true) end
-    if not d2 or find(token, ".", d2 + 1, true) or find(token, "[^%w_%-%.]") then
+    if not d2 or find(token, ".", d2 + 1, true) or d1 == 1 or d2 == d1 + 1 or d2 == #token then
         return fail("malformed", "The access token is not a compact JWS.")
     end
-    if d1 == 1 or d2 == d1 + 1 or d2 == #token then
-        return fail("malformed", "The access token is not a compact JWS.")
-    end
-    local header, err = decode_json_segment(sub(token, 1, d1 - 1), "header")
-    if not header then return nil, err end
-    local typ = header.typ
-    if type(typ) ~= "string" or not ACCESS_TOKEN_TYPES[lower(typ)] then
-        return fail("wrong_type", 'The token is not an access token (typ must be "at+jwt").')
-    end
-    for _, name in ipairs(FORBIDDEN_HEADERS) do
-        if header[name] ~= nil then
-            return fail("forbidden_header", "The access token header names its own key; refused.")
+    local segment = sub(token, 1, d1 - 1)
+    local checked = header_cache[segment]
+    if not checked then
+        local err
+        checked, err = check_header(segment)
+        if not checked then return nil, err end
+        if header_cache_count >= HEADER_CACHE_SIZE then
+            header_cache, header_cache_count = {}, 0
         end
-    end
-    local kid, alg = header.kid, header.alg
-    if type(kid) ~= "string" or kid == "" then
-        return fail("unknown_key", "The access token was signed with an unknown key.")
-    end
-    if type(alg) ~= "string" then
-        return fail("wrong_alg", "The access token uses an algorithm not allowed for its key.")
+        header_cache[segment] = checked
+        header_cache_count = header_cache_count + 1
     end
     return {
-        header = header,
-        kid = kid,
-        alg = alg,
+        header = checked.header,
+        kid = checked.kid,
+        alg = checked.alg,
         signing_input = sub(token, 1, d2 - 1),
         payload_b64 = sub(token, d1 + 1, d2 - 1),
         signature_b64 = sub(token, d2 + 1),
@@ -259,7 +298,7 @@ end
 
 --- Verify the signature of a parsed token with `key` (RFC 7515 §5.2 step 8).
 -- @tparam table jws from `parse`
--- @tparam table key `{alg=, pkey=}` from authgw.jwk
+-- @tparam table key `{alg=, ctx=, size=}` from authgw.jwk
 -- @treturn boolean
 function M.verify_signature(jws, key)
     local sig = b64url_decode(jws.signature_b64)
@@ -272,16 +311,12 @@ function M.verify_signature(jws, key)
     else
         return false
     end
-    local md = digest.new("sha256")
-    md:update(jws.signing_input)
-    -- luaossl raises on signatures OpenSSL cannot decode.
-    local ok, good = pcall(key.pkey.verify, key.pkey, sig, md)
-    return ok and good == true
+    return ossl.verify_sha256(key.ctx, sig, jws.signing_input)
 end
 
 --- Verify a parsed token against the key its `kid` names.
 -- @tparam table jws from `parse`
--- @tparam table key `{alg=, pkey=, size=}` or nil when the kid is unknown
+-- @tparam table key `{alg=, ctx=, size=}` or nil when the kid is unknown
 -- @tparam table opts `issuer`, `audience`, `now`, `leeway`, `algorithms`
 --   (set of allowed alg names, default {ES256=true})
 -- @treturn table the claims, or nil, `{reason=, description=}` (reasons:

@@ -41,7 +41,7 @@ end
 -- One corpus case: parse, verify, then the revocation rule (as the gateway).
 local function judge(doc, keys, snap, token, algorithms)
     local ok, claims, err = pcall(jwt.decode, token, function(kid) return keys[kid] end, {
-        issuer = doc.issuer, audience = doc.audience, now = doc.now, leeway = 30,
+        issuer = doc.issuer, audience = doc.audience, now = doc.now, leeway = doc.leeway or 30,
         algorithms = algorithms,
     })
     if not ok then return "lua_error", claims end
@@ -83,6 +83,7 @@ test("base64url decodes without padding", function()
 end)
 test("base64url refuses padding, other alphabets and impossible lengths", function()
     assert(b64("YQ==") == nil and b64("a+b/") == nil and b64("YWJjZ") == nil)
+    assert(b64("YR") == nil and b64("YWK") == nil, "non-canonical trailing bits")
 end)
 
 local function seg(s) -- encode for hand-made tokens

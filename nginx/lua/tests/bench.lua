@@ -1,0 +1,68 @@
+-- Cost figures inside nginx (content_by_lua of the test gateway; see
+-- test_measure_costs). Body: {"hot": token, "cold": [distinct tokens]}.
+-- Answers JSON, microseconds per call. Times are wall clock of one worker
+-- busy in this loop, so they include nothing but the Lua check.
+local cjson = require "cjson"
+local gateway = require "authgw.gateway"
+local jwt = require "authgw.jwt"
+
+ngx.req.read_body()
+local body = cjson.decode(ngx.req.get_body_data())
+
+local function clock()
+    ngx.update_time()
+    return ngx.now()
+end
+
+local function per_call(n, fn)
+    local t0 = clock()
+    for i = 1, n do fn(i) end
+    return (clock() - t0) / n * 1e6
+end
+
+local out = {}
+local hot = body.hot
+assert(gateway.authenticate(hot))
+out.hot_cache_hit_us = per_call(200000, function() gateway.authenticate(hot) end)
+out.hmac_sha1_key_us = per_call(200000, function() ngx.hmac_sha1("k", hot) end)
+
+local cold = body.cold
+out.cold_new_token_us = per_call(#cold, function(i) assert(gateway.authenticate(cold[i])) end)
+out.cold_verify_only_us = per_call(#cold, function(i) assert(gateway.verify_uncached(cold[i])) end)
+
+-- Junk: random 3-segment strings (fail the cheap checks) and well-formed
+-- forgeries (real header and payload, random 64-byte signature: each one
+-- costs a signature when not limited).
+local chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+local function rand(n)
+    local t = {}
+    for i = 1, n do
+        local r = math.random(1, 64)
+        t[i] = chars:sub(r, r)
+    end
+    return table.concat(t)
+end
+local b64 = require "ngx.base64"
+local ossl = require "authgw.ossl"
+local junk, forged = {}, {}
+local h, p = hot:match("^([^.]+)%.([^.]+)%.")
+for i = 1, 2000 do
+    junk[i] = rand(36) .. "." .. rand(200) .. "." .. rand(86)
+    forged[i] = h .. "." .. p .. "." .. b64.encode_base64url(ossl.random_bytes(64))
+end
+out.junk_distinct_us = per_call(#junk, function(i) gateway.authenticate(junk[i]) end)
+out.forged_distinct_unlimited_us = per_call(#forged, function(i) gateway.verify_uncached(forged[i]) end)
+out.forged_distinct_with_client_limit_us = per_call(#forged, function(i) gateway.authenticate(forged[i]) end)
+out.forged_repeated_negative_cache_us = per_call(20000, function() gateway.authenticate(forged[1]) end)
+out.parse_only_us = per_call(20000, function() jwt.parse(hot) end)
+-- Where a cold verify goes (one token, repeated).
+local jws = jwt.parse(hot)
+local key = require("authgw.jwks").get(jws.kid)
+local claims = jwt.json.decode(jwt.b64url_decode(jws.payload_b64))
+local vopts = { issuer = claims.iss, audience = claims.aud, now = ngx.now(), leeway = 30 }
+out.part_payload_decode_us = per_call(20000, function() jwt.json.decode(jwt.b64url_decode(jws.payload_b64)) end)
+out.part_claims_us = per_call(20000, function() jwt.check_claims(claims, vopts) end)
+out.part_signature_us = per_call(2000, function() jwt.verify_signature(jws, key) end)
+
+ngx.header["Content-Type"] = "application/json"
+ngx.say(cjson.encode(out))
