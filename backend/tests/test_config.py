@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
 
+from authgw import __main__ as authgw_main
 from authgw import create_app
-from authgw.config import ConfigError, load_settings
+from authgw.config import ConfigError, Environment, load_settings
 from authgw.keys import SigningKeyError
 
 from .conftest import write_ec_key
@@ -309,12 +312,6 @@ def test_signing_key_not_matching_jwt_algorithm_is_refused(make_app):
 
 
 # -- turn 2: the declarative schema, check-config, new settings ---------------
-
-import re
-from pathlib import Path
-
-from authgw import __main__ as authgw_main
-from authgw.config import Environment
 
 REPO = Path(__file__).resolve().parents[2]
 
