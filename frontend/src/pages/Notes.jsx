@@ -71,12 +71,26 @@ export function describeNoteError(error, action = 'save') {
   return `The note was not ${verb}: ${error?.description || error?.message || 'something went wrong.'}`;
 }
 
+// The stylesheet styles `.field input`; the body field matches it.
+const TEXTAREA_STYLE = {
+  width: '100%',
+  padding: '0.5rem 0.75rem',
+  border: '1px solid var(--border)',
+  borderRadius: '10px',
+  background: 'var(--surface)',
+  color: 'var(--text)',
+  font: 'inherit',
+  resize: 'vertical',
+};
+
 function NoteItem({ note, onDelete, busy }) {
   const created = formatTime(note.created_at);
   return (
     <li className="panel note" data-testid="note" data-note-id={note.id}>
-      <div className="note-head">
-        <h3 className="note-title break">{note.title}</h3>
+      <div className="note-head" style={{ display: 'flex', alignItems: 'flex-start', justifyContent: 'space-between', gap: '1rem' }}>
+        <h3 className="note-title break" style={{ margin: 0, minWidth: 0 }}>
+          {note.title}
+        </h3>
         <button
           type="button"
           className="button button-danger button-small"
@@ -176,7 +190,7 @@ export function NoteForm({ onAdd, busy }) {
           onChange={(event) => setBody(event.target.value)}
           rows={4}
           maxLength={BODY_MAX}
-          style={{ font: 'inherit', padding: '0.5rem 0.75rem', borderRadius: '10px', resize: 'vertical' }}
+          style={TEXTAREA_STYLE}
         />
         <span className="muted small">
           {charCount(body).toLocaleString('en')} / {BODY_MAX.toLocaleString('en')} characters
