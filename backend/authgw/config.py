@@ -144,8 +144,8 @@ Seconds = Annotated[float, Field(allow_inf_nan=False)]
 class Environment(BaseSettings):
     """The environment variables of the backend, each with its type, default and bounds.
 
-    Field names are the `Settings` attribute names; ``validation_alias`` is
-    the variable. Build it with `Environment.from_mapping` (any mapping, e.g.
+    Each field is its variable in lower case; ``validation_alias`` names the
+    variable exactly (names are case-sensitive). Build it with `Environment.from_mapping` (any mapping, e.g.
     a test's dict) rather than ``Environment()``. Rules that involve several
     variables are in `Environment.rule_violations`.
 
@@ -235,10 +235,6 @@ class Environment(BaseSettings):
     @property
     def production(self) -> bool:
         return self.app_env == "production"
-
-    @property
-    def uses_dev_idp(self) -> bool:
-        return not self.google_client_id
 
     def rule_violations(self) -> list[str]:
         """Return the problems of rules that involve several variables.
