@@ -105,7 +105,7 @@ def test_key_change_invalidates_cached_tokens(verifier, mint):
 
 
 def test_non_string_token_is_invalid(verifier):
-    for value in (None, b"a.b.c", 1):
+    for value in (None, b"a.b.c", 1, "\ud800.a.b", "a.b." + "c" * 10_000_000):
         with pytest.raises(InvalidToken):
             verifier.verify(value)
 
