@@ -1,7 +1,7 @@
 """Database engine options, waiting for the database, and migrations.
 
 Timeouts are chosen so that no request waits on a hung MariaDB for more
-than 3 s (docs/notes.md, "Faults"): the worst path is a pooled connection
+than 3 s (docs/notes.md, "Database"): the worst path is a pooled connection
 whose liveness ping times out (read timeout), followed by one reconnect
 whose greeting read times out again, so 2 x 1.4 s plus the connect. A
 refused or unreachable database fails at once or after ``CONNECT_TIMEOUT``.
