@@ -28,7 +28,7 @@ local M = {}
 local conf            -- set by init(), read-only afterwards
 local cache           -- per worker: hmac(token) -> entry (verified claims)
 local negative        -- per worker: hmac(token) -> err (refused tokens)
-local negative_version
+local keys_version    -- JWK Set version the caches were filled with
 local secret          -- per worker HMAC key for cache keys
 local counts = {}     -- per worker verdict counters, flushed to the dict
 
@@ -213,14 +213,17 @@ end
 -- @tparam string token
 -- @treturn table entry, or nil, err `{reason=, description=, status=}`
 function M.authenticate(token)
+    -- A new JWK Set (rotation, or a key withdrawn) drops every verdict:
+    -- tokens of a withdrawn key must not live on in the cache.
+    local v = jwks.version()
+    if v ~= keys_version then
+        cache:flush_all()
+        negative:flush_all()
+        keys_version = v
+    end
     local key = ngx.hmac_sha1(secret, token)
     local entry = cache:get(key)
     if not entry then
-        local v = jwks.version()
-        if v ~= negative_version then
-            negative:flush_all()
-            negative_version = v
-        end
         local bad = negative:get(key)
         if bad then return nil, bad end
         if client_over_limit() then

@@ -32,6 +32,7 @@ ISSUER, AUDIENCE = "http://gateway.test", "api"
 TRUST_WINDOW = 3.0
 POLL_INTERVAL = 0.5
 BAD_SIGNATURE_LIMIT = 20
+UNKNOWN_KID_INTERVAL = 2.0
 BASE = f"http://127.0.0.1:{NGINX_PORT}"
 
 
@@ -102,7 +103,7 @@ http {{
             jwks_url = "http://127.0.0.1:{stub}/.well-known/jwks.json",
             revocations_url = "http://127.0.0.1:{stub}{rev_path}",
             trust_window = {trust}, poll_interval = {poll}, http_timeout = 1,
-            bad_signature_limit = {badsig},
+            bad_signature_limit = {badsig}, unknown_kid_interval = {unknown_kid},
         }})
     }}
     init_worker_by_lua_block {{ require("authgw.gateway").init_worker() }}
@@ -145,7 +146,7 @@ def start_nginx(tmp: Path, port: int, rev_path: str = "/api/internal/revocations
     conf = NGINX_CONF.format(
         user="user root;" if os.geteuid() == 0 else "", dir=tmp, lua=LUA_DIR, tests=LUA_DIR / "tests",
         issuer=ISSUER, audience=AUDIENCE, stub=STUB_PORT, rev_path=rev_path, trust=TRUST_WINDOW,
-        poll=POLL_INTERVAL, badsig=BAD_SIGNATURE_LIMIT, port=port)
+        poll=POLL_INTERVAL, badsig=BAD_SIGNATURE_LIMIT, unknown_kid=UNKNOWN_KID_INTERVAL, port=port)
     (tmp / "nginx.conf").write_text(conf)
     proc = subprocess.Popen(["nginx", "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-g", "daemon off;"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -345,6 +346,25 @@ def test_unknown_kid_refetch_is_rate_limited(gateway, stub, keys):
     assert stub.jwks_fetches - before <= 1
 
 
+def test_withdrawn_key_drops_cached_tokens(gateway, stub, keys):
+    keys.setdefault("k3", ec.generate_private_key(ec.SECP256R1()))
+    cached = mint(keys, kid="k1")
+    # One keep-alive connection: one worker, whose cache holds the token.
+    conn = requests.Session()
+    auth = {"Authorization": "Bearer " + cached}
+    assert conn.get(BASE + "/notes", headers=auth).status_code == 200
+    time.sleep(UNKNOWN_KID_INTERVAL + 0.1)
+    stub.jwks = {"keys": [jwk_of(keys["k2"], "k2")]}
+    conn.get(BASE + "/notes", headers={"Authorization": "Bearer " + mint(keys, kid="k3")})  # re-fetch
+    assert wait_for(lambda: conn.get(BASE + "/notes", headers=auth).status_code == 401, 1.0) is not None, \
+        "withdrawn key still trusted"
+    # Put k1 back for the tests that follow.
+    time.sleep(UNKNOWN_KID_INTERVAL + 0.1)
+    stub.jwks = {"keys": [jwk_of(keys["k1"], "k1"), jwk_of(keys["k2"], "k2")]}
+    get(mint(keys, kid="k3"))
+    assert wait_for(lambda: get(mint(keys)).status_code == 200, 1.0) is not None
+
+
 def test_bad_signature_flood_is_limited_per_client(gateway, keys):
     time.sleep(1.1)  # the per-client window (1 s) of earlier tests is over
     good = mint(keys).split(".")
@@ -376,7 +396,7 @@ def test_metrics_count_verdicts(gateway):
 
 def test_measure_costs(gateway, keys):
     """Print (not assert) the per-request cost inside nginx (docs/gateway-lua.md)."""
-    body = {"hot": mint(keys), "cold": [mint(keys) for _ in range(400)]}
+    body = {"hot": mint(keys), "cold": [mint(keys) for _ in range(600)]}
     r = requests.post(BASE + "/bench", data=json.dumps(body), timeout=60)
     assert r.status_code == 200, r.text
     figures = r.json()
