@@ -58,7 +58,7 @@ def create_app(config: Mapping[str, str] | Settings | None = None) -> Flask:
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
+        SQLALCHEMY_ENGINE_OPTIONS=settings.database_engine_options,
         MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
         # The Flask session only carries the login state (state, nonce, PKCE
         # verifier): HttpOnly, SameSite=Lax (the callback is a cross-site
@@ -71,6 +71,7 @@ def create_app(config: Mapping[str, str] | Settings | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=timedelta(seconds=LOGIN_STATE_LIFETIME),
         RATELIMIT_ENABLED=settings.ratelimit_enabled,
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
+        RATELIMIT_STORAGE_OPTIONS=settings.ratelimit_storage_options,
         # A limiter storage outage must not take sign-in down with it.
         RATELIMIT_SWALLOW_ERRORS=True,
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
@@ -87,8 +88,8 @@ def create_app(config: Mapping[str, str] | Settings | None = None) -> Flask:
     provider.init_app(app)
 
     feed = RevocationFeed(window=settings.access_token_ttl + LEEWAY_SECONDS,
-                          poll_interval=getattr(settings, "revocation_poll_interval", 1.0),
-                          trust_window=getattr(settings, "revocation_trust_window", 60.0))
+                          poll_interval=settings.revocation_poll_interval,
+                          trust_window=settings.revocation_trust_window)
     with app.app_context():
         feed.bind(db.engine)
     verifier = TokenVerifier(issuer=settings.jwt_issuer, audience=settings.jwt_audience,
@@ -124,16 +125,3 @@ def create_app(config: Mapping[str, str] | Settings | None = None) -> Flask:
 
     register_cli(app)
     return app
-
-
-def _engine_options(url: str) -> dict:
-    if url.startswith("sqlite"):
-        return {}
-    return {
-        "pool_pre_ping": True,  # a restarted database never hands out dead connections
-        "pool_recycle": 280,
-        "pool_size": 5,
-        "max_overflow": 10,
-        "pool_timeout": 5,
-        "connect_args": {"connect_timeout": 3, "read_timeout": 10, "write_timeout": 10},
-    }

@@ -85,6 +85,8 @@ class Role(db.Model):
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(64), unique=True, nullable=False)
     description: Mapped[str] = mapped_column(sa.String(255), nullable=False, default="")
+    #: Unix seconds: tokens carrying this role issued before are refused (a permission was removed).
+    tokens_valid_after: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     permissions: Mapped[list[Permission]] = relationship(secondary=role_permissions, lazy="selectin", order_by="Permission.name")
 
 
@@ -103,6 +105,8 @@ class User(db.Model):
     active: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: Unix seconds: this user's tokens issued before are refused (a role was removed).
+    tokens_valid_after: Mapped[int | None] = mapped_column(sa.Integer, nullable=True, index=True)
     roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin", order_by="Role.name")
 
     @property
@@ -158,6 +162,8 @@ class RefreshToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     spent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: The successor minted when this token was spent, encrypted, for the grace window.
+    successor_sealed: Mapped[str | None] = mapped_column(sa.String(255), nullable=True)
     session: Mapped[Session] = relationship(lazy="joined")
 
 

@@ -10,12 +10,17 @@ fresh token (docs/interface.md, "Refresh token").
 
 from __future__ import annotations
 
+import base64
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from cryptography.fernet import Fernet, InvalidToken as InvalidFernetToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from .audit import record_event
 from .clock import utcnow
@@ -41,6 +46,37 @@ def _new_refresh_token(session_id: str, now: datetime, ttl: int) -> str:
     db.session.execute(sa.insert(RefreshToken.__table__).values(
         session_id=session_id, token_hash=hash_refresh_token(raw), created_at=now, expires_at=now + timedelta(seconds=ttl)))
     return raw
+
+
+@functools.lru_cache(maxsize=4)
+def _sealer(secret_key: str) -> Fernet:
+    """Fernet (AES-128-CBC + HMAC-SHA256) keyed by HKDF-SHA256 of ``SECRET_KEY``."""
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+               info=b"authgw refresh-token successor").derive(secret_key.encode("utf-8"))
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def _seal(raw: str) -> str:
+    return _sealer(_secret_key()).encrypt(raw.encode("ascii")).decode("ascii")
+
+
+def _unseal(sealed: str | None) -> str | None:
+    """The raw successor in ``sealed``, or None (absent, or sealed under
+    another ``SECRET_KEY``). The grace window is judged by ``spent_at``, not
+    by Fernet's own timestamp: replicas' clocks need not agree to the second."""
+    if not sealed:
+        return None
+    try:
+        return _sealer(_secret_key()).decrypt(sealed.encode("ascii")).decode("ascii")
+    except InvalidFernetToken:
+        return None
+
+
+def _secret_key() -> str:
+    state = maybe_current_authgw()
+    if state is None:
+        raise RuntimeError("refresh rotation needs the application's SECRET_KEY (create_app)")
+    return state.settings.secret_key
 
 
 def open_session(user: User, *, user_agent: str, ip: str, ttl: int, now: datetime | None = None) -> tuple[Session, str]:
@@ -76,13 +112,17 @@ class Grant:
     name: str | None
     roles: tuple[str, ...]
     permissions: tuple[str, ...]
+    #: Unix seconds the token's ``iat`` must reach: the newest cutoff of the
+    #: user and its roles (docs/authorization.md "Removing a privilege").
+    not_before: int = 0
 
 
 def grant_for_session(session: Session) -> Grant:
     """Return the ``Grant`` of a session row with its user's current roles."""
     user = session.user
+    cutoffs = [user.tokens_valid_after or 0, *(role.tokens_valid_after or 0 for role in user.roles)]
     return Grant(session_id=session.id, user_id=user.id, email=user.email, name=user.name,
-                 roles=tuple(user.role_names), permissions=tuple(user.permission_names))
+                 roles=tuple(user.role_names), permissions=tuple(user.permission_names), not_before=max(cutoffs))
 
 
 def rotate_refresh_token(raw: str, *, ttl: int, grace_seconds: int, now: datetime | None = None) -> tuple[Grant, str]:
@@ -115,7 +155,7 @@ def rotate_refresh_token(raw: str, *, ttl: int, grace_seconds: int, now: datetim
         raise InvalidGrant()
     tokens, sessions, users = RefreshToken.__table__, Session.__table__, User.__table__
     token = db.session.execute(
-        sa.select(tokens.c.id, tokens.c.session_id, tokens.c.expires_at, tokens.c.spent_at)
+        sa.select(tokens.c.id, tokens.c.session_id, tokens.c.expires_at, tokens.c.spent_at, tokens.c.successor_sealed)
         .where(tokens.c.token_hash == hash_refresh_token(raw)).with_for_update()
     ).one_or_none()
     if token is None:
@@ -123,7 +163,7 @@ def rotate_refresh_token(raw: str, *, ttl: int, grace_seconds: int, now: datetim
         raise InvalidGrant()
     owner = db.session.execute(
         sa.select(sessions.c.user_id, sessions.c.expires_at, sessions.c.revoked_at, users.c.active, users.c.email,
-                  users.c.name)
+                  users.c.name, users.c.tokens_valid_after)
         .join_from(sessions, users, sessions.c.user_id == users.c.id).where(sessions.c.id == token.session_id)
     ).one()
     if owner.revoked_at is not None or token.expires_at <= now or owner.expires_at <= now:
@@ -132,19 +172,27 @@ def rotate_refresh_token(raw: str, *, ttl: int, grace_seconds: int, now: datetim
     if not owner.active:
         db.session.rollback()
         raise InvalidGrant("This account is disabled.")
-    if token.spent_at is None:
-        db.session.execute(sa.update(tokens).where(tokens.c.id == token.id).values(spent_at=now))
-    elif now - token.spent_at > timedelta(seconds=grace_seconds):
-        session = db.session.get(Session, token.session_id)
-        revoke_session(session, reason="refresh_token_reuse", now=now)
-        record_event("refresh_token_reused", user_id=session.user_id, session_id=session.id)
-        db.session.commit()
-        raise InvalidGrant("The refresh token was already used; the session has been revoked.")
+    new_raw = None
+    if token.spent_at is not None:
+        # Inside the grace window the one successor minted at the first
+        # presentation is handed out again: one chain per session, never a
+        # fork (docs/login-and-tokens.md "Refresh token rotation").
+        elapsed = (now - token.spent_at).total_seconds()
+        new_raw = _unseal(token.successor_sealed) if elapsed <= grace_seconds else None
+        if new_raw is None:
+            session = db.session.get(Session, token.session_id)
+            revoke_session(session, reason="refresh_token_reuse", now=now)
+            record_event("refresh_token_reused", user_id=session.user_id, session_id=session.id)
+            db.session.commit()
+            raise InvalidGrant("The refresh token was already used; the session has been revoked.")
     db.session.execute(sa.update(sessions).where(sessions.c.id == token.session_id)
                        .values(last_used_at=now, expires_at=now + timedelta(seconds=ttl)))
-    new_raw = _new_refresh_token(token.session_id, now, ttl)
+    if new_raw is None:
+        new_raw = _new_refresh_token(token.session_id, now, ttl)
+        db.session.execute(sa.update(tokens).where(tokens.c.id == token.id)
+                           .values(spent_at=now, successor_sealed=_seal(new_raw)))
     grants = db.session.execute(
-        sa.select(Role.name, Permission.name)
+        sa.select(Role.name, Permission.name, Role.tokens_valid_after)
         .select_from(user_roles.join(Role.__table__, Role.id == user_roles.c.role_id)
                      .outerjoin(role_permissions, role_permissions.c.role_id == Role.id)
                      .outerjoin(Permission.__table__, Permission.id == role_permissions.c.permission_id))
@@ -152,8 +200,9 @@ def rotate_refresh_token(raw: str, *, ttl: int, grace_seconds: int, now: datetim
     ).all()
     db.session.commit()
     grant = Grant(session_id=token.session_id, user_id=owner.user_id, email=owner.email, name=owner.name,
-                  roles=tuple(sorted({role for role, _ in grants})),
-                  permissions=tuple(sorted({perm for _, perm in grants if perm is not None})))
+                  roles=tuple(sorted({role for role, _, _ in grants})),
+                  permissions=tuple(sorted({perm for _, perm, _ in grants if perm is not None})),
+                  not_before=max([owner.tokens_valid_after or 0, *(cutoff or 0 for _, _, cutoff in grants)]))
     return grant, new_raw
 
 
@@ -236,6 +285,11 @@ def purge_expired(*, retention: int = 86400, now: datetime | None = None, batch:
     deleted = {"sessions": 0, "refresh_tokens": 0}
     token_filter = sa.or_(RefreshToken.expires_at < now, RefreshToken.spent_at < horizon)
     session_filter = sa.or_(Session.expires_at < now, Session.revoked_at < revoked_horizon)
+    # A sealed successor only serves the grace window: never keep it longer.
+    db.session.execute(sa.update(RefreshToken).where(RefreshToken.successor_sealed.is_not(None),
+                                                     RefreshToken.spent_at < now - timedelta(seconds=60))
+                       .values(successor_sealed=None))
+    db.session.commit()
     for key, model, condition in (("refresh_tokens", RefreshToken, token_filter), ("sessions", Session, session_filter)):
         while True:
             ids = db.session.execute(sa.select(model.id).where(condition).limit(batch)).scalars().all()

@@ -111,18 +111,36 @@ def test_reused_refresh_cookie_is_cleared(clock, client, signed_in):
 
 
 def test_just_spent_token_is_accepted_again_within_the_grace_window(clock, client, signed_in):
-    """Two tabs refreshing at once: both get tokens that keep working."""
+    """Two tabs refreshing at once: both get tokens that keep working, on one chain."""
     first = refresh_with_body(client, signed_in.refresh_token).get_json()
     clock.advance(5)
     second = refresh_with_body(client, signed_in.refresh_token)
     assert second.status_code == 200
     second = second.get_json()
-    assert second["refresh_token"] != first["refresh_token"]
+    # The same successor again: the session's chain never forks.
+    assert second["refresh_token"] == first["refresh_token"]
     for tab in (first, second):
         assert client.get("/api/me", headers=bearer(tab["access_token"])).status_code == 200
-    clock.advance(60)  # long after the grace window, both tabs' own tokens still work
-    for tab in (first, second):
-        assert refresh_with_body(client, tab["refresh_token"]).status_code == 200
+    clock.advance(60)  # long after the grace window, the tabs' shared successor still works
+    assert refresh_with_body(client, second["refresh_token"]).status_code == 200
+
+
+def test_grace_window_never_forks_a_session_a_stolen_token_is_reuse_once_the_chain_moved_on(
+        app, clock, client, signed_in):
+    """A thief replaying a stolen token inside the grace window gets no chain of its own."""
+    victim = refresh_with_body(client, signed_in.refresh_token).get_json()
+    clock.advance(2)
+    thief = refresh_with_body(client, signed_in.refresh_token).get_json()
+    assert thief["refresh_token"] == victim["refresh_token"]
+    clock.advance(1)
+    moved_on = refresh_with_body(client, victim["refresh_token"])
+    assert moved_on.status_code == 200
+    clock.advance(30)
+    # The other holder of the spent token presents it after the chain moved on: reuse.
+    assert_invalid_grant(refresh_with_body(client, thief["refresh_token"]))
+    assert_invalid_grant(refresh_with_body(client, moved_on.get_json()["refresh_token"]))
+    with app.app_context():
+        assert _db.session.get(Session, signed_in.session_id).revoked_reason == "refresh_token_reuse"
 
 
 def test_grace_window_is_at_most_ten_seconds(clock, client, signed_in):
