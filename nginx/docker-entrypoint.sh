@@ -6,8 +6,17 @@
 # writable tmpfs (the image's root filesystem may be read-only), then run the
 # command (nginx in the foreground) with that file. A bad setting or routes
 # file stops the container here, with every problem listed.
+#
+# GATEWAY_RESOLVER=auto (Kubernetes): the first nameserver of the pod's
+# /etc/resolv.conf (the cluster DNS), which nginx's resolver needs as an
+# address.
 set -eu
 conf=${GATEWAY_CONF:-/run/gateway/nginx.conf}
+if [ "${GATEWAY_RESOLVER:-}" = auto ]; then
+    GATEWAY_RESOLVER=$(awk '$1 == "nameserver" { print $2; exit }' /etc/resolv.conf)
+    case $GATEWAY_RESOLVER in *:*) GATEWAY_RESOLVER="[$GATEWAY_RESOLVER]" ;; esac
+    export GATEWAY_RESOLVER
+fi
 mkdir -p "$(dirname "$conf")"
 /opt/authgw/scripts/render-gateway "$conf" >/dev/null
 if [ "${1:-}" = nginx ]; then

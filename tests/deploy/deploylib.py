@@ -206,3 +206,54 @@ def for_debian_nginx(text: str, upstream_hosts: dict[str, str]) -> str:
     for host, replacement in upstream_hosts.items():
         out = re.sub(rf"^(\s*server ){re.escape(host)}([ ;])", rf"\g<1>{replacement}\2", out, flags=re.MULTILINE)
     return out
+
+
+# --- Docker Compose v2 and kustomize, as the operator runs them ----------------
+
+VENV_BIN = REPO / ".venv" / "bin"
+KUSTOMIZE_DIR = REPO / "deploy" / "kubernetes"
+OVERLAYS = ("dev", "production")
+#: What a compose project needs besides docker-compose.yml (build contexts,
+#: mounted folders), linked into a scratch copy.
+COMPOSE_PATHS = ("backend", "frontend", "dev-idp", "nginx", "scripts", "secrets", "deploy", "services", "kit",
+                 "gateway")
+
+
+def compose_config(scratch: Path, *args: str, env_file: str | None = None) -> dict:
+    """Return ``docker compose [ARGS] config --format json`` of the
+    repository's compose file: the model Compose itself resolves (env_file
+    merged in, every ``${...}`` interpolated). ``.env`` is .env.example as
+    it is, or ``env_file`` text. Runs in ``scratch`` (a new folder)."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(REPO / "docker-compose.yml", scratch / "docker-compose.yml")
+    for name in COMPOSE_PATHS:
+        if (REPO / name).exists():
+            (scratch / name).symlink_to(REPO / name)
+    (scratch / ".env").write_text(env_file if env_file is not None else
+                                  (REPO / ".env.example").read_text(encoding="utf-8"), encoding="utf-8")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(scratch)}
+    result = subprocess.run([str(VENV_BIN / "docker-compose"), *args, "config", "--format", "json"], cwd=scratch,
+                            env=env, capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        raise AssertionError(f"docker compose config failed: {result.stderr}")
+    import json
+
+    return json.loads(result.stdout)
+
+
+def kustomize(overlay: str, output_dir: Path) -> list[dict]:
+    """Render ``deploy/kubernetes/overlays/<overlay>`` with ``kubectl
+    kustomize`` (reusing scripts/check-deploy's rendering when it gave
+    DEPLOY_RENDERED_DIR) and return its objects."""
+    import os
+
+    rendered = os.environ.get("DEPLOY_RENDERED_DIR")
+    path = Path(rendered) / f"{overlay}.yaml" if rendered else output_dir / f"{overlay}.yaml"
+    if not rendered or not path.exists():
+        result = subprocess.run([str(VENV_BIN / "kubectl"), "kustomize", str(KUSTOMIZE_DIR / "overlays" / overlay)],
+                                capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            raise AssertionError(f"kubectl kustomize overlays/{overlay} failed: {result.stderr}")
+        path = output_dir / f"{overlay}.yaml"
+        path.write_text(result.stdout, encoding="utf-8")
+    return [doc for doc in YAML(typ="safe").load_all(path.read_text(encoding="utf-8")) if doc]

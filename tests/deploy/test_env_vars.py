@@ -8,8 +8,9 @@ pydantic-settings schema in backend/authgw/config.py; shell parameter
 expansions with a default (``${X:-...}``, ``${X-...}``, ``${X:=...}``,
 ``${X:?...}``), which is how these scripts take settings from the
 environment; ``${X}`` placeholders of the nginx templates (filled in from the
-environment by scripts/render-gateway); ``process.env.X`` in the dev IdP; and
-``${X...}`` interpolations of docker-compose.yml. A second test runs
+environment by scripts/render-gateway); ``process.env.X`` in the dev IdP;
+``${X...}`` interpolations of docker-compose.yml; and the ``${X}`` of
+upstream addresses in gateway/routes.toml. A second test runs
 ``load_settings`` with an environment that records every name asked for, so
 a read the grep misses cannot hide.
 """
@@ -39,6 +40,9 @@ COMPOSE_INTERPOLATION = re.compile(r"(?<!\$)\$\{" + NAME)
 #: Read by Docker Compose itself, not by a file of ours: the profiles to
 #: start (COMPOSE_PROFILES=dev starts the dev IdP).
 READ_BY_COMPOSE_ITSELF = {"COMPOSE_PROFILES"}
+#: The process environment every program has, passed on by the scripts (a
+#: supervisor started with `env -i` still needs them); not authgw settings.
+SYSTEM_VARIABLES = {"HOME", "LANG", "LC_ALL", "PATH", "TMPDIR", "USER", "TERM"}
 
 PYTHON_FILES = ["backend/authgw/**/*.py", "backend/*.py", "backend/migrations/*.py", "scripts/render-gateway"]
 SHELL_FILES = ["backend/entrypoint.sh", "scripts/stack",
@@ -46,6 +50,10 @@ SHELL_FILES = ["backend/entrypoint.sh", "scripts/stack",
 TEMPLATE_FILES = ["nginx/gateway.conf.template", "nginx/tls/*.template"]
 JS_FILES = ["dev-idp/server.js"]
 COMPOSE_FILES = ["docker-compose.yml"]
+#: ``${X}`` / ``${X:-default}`` in upstream addresses of the routes
+#: declaration, expanded from the environment by scripts/render-gateway.
+ROUTES_FILES = ["gateway/routes.toml"]
+ROUTES_EXPANSION = re.compile(r"\$\{" + NAME + r"(?::-[^}]*)?\}")
 
 
 def _files(patterns: list[str]) -> list[Path]:
@@ -80,6 +88,8 @@ def variables_read_by_code() -> dict[str, set[str]]:
         add(JS_READ.findall(path.read_text(encoding="utf-8")), path)
     for path in _files(COMPOSE_FILES):
         add(COMPOSE_INTERPOLATION.findall(_without_comment_lines(path.read_text(encoding="utf-8"))), path)
+    for path in _files(ROUTES_FILES):
+        add(ROUTES_EXPANSION.findall(_without_comment_lines(path.read_text(encoding="utf-8"))), path)
     return found
 
 
@@ -97,7 +107,7 @@ def variables_documented() -> dict[str, str]:
 
 def test_every_variable_the_code_reads_is_in_env_example():
     missing = {name: sorted(files) for name, files in variables_read_by_code().items()
-               if name not in variables_documented()}
+               if name not in variables_documented() and name not in SYSTEM_VARIABLES}
     assert not missing, f"read by the code but not in .env.example: {missing}"
 
 
