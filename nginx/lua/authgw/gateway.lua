@@ -266,10 +266,11 @@ function M.check(route)
     local header = ngx.var.http_authorization
     local token = header and bearer_token(header)
     if not token then
-        count("missing")
         if token == false then
+            count("malformed_header")
             return respond(401, "invalid_token", "The Authorization header must be 'Bearer <token>'.", CHALLENGE_INVALID)
         end
+        count("missing")
         return respond(401, "invalid_token", "An access token is required: send Authorization: Bearer <token>.",
             CHALLENGE_MISSING)
     end
