@@ -20,11 +20,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import BASE_URL, browser_login, unique_email, wait_until
+from conftest import BASE_URL, ROOT, browser_login, stack, unique_email, wait_until
 
 NOTES_URL = "http://127.0.0.1:%s" % os.environ.get("NOTES_PORT", "8200")
 ADMIN_EMAIL = os.environ.get("ADMIN_EMAILS", "admin@example.com").split(",")[0]
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "corpus.json"
+STACK_DIR = Path(os.environ.get("STACK_DIR", ROOT / ".stack"))
 IDENTITY_HEADERS = {"X-Auth-User-Id": "1", "X-Auth-Email": ADMIN_EMAIL, "X-Auth-Roles": "user,admin",
                     "X-Auth-Permissions": "notes:read,notes:write", "X-Auth-Session-Id": "x"}
 BOTH = pytest.mark.parametrize("origin", ["gateway", "direct"])
@@ -287,3 +288,40 @@ def test_health_is_on_the_service_port_only(notes_up):
     assert requests.get(f"{NOTES_URL}/readyz", timeout=5).json() == {"status": "ok"}
     # Through the gateway only /api/notes reaches the service, and it needs a token.
     assert_error(requests.get(f"{BASE_URL}/api/notes/healthz", timeout=5), 401, "invalid_token")
+
+
+def _accepted_everywhere(token: str):
+    headers = {"Authorization": f"Bearer {token}"}
+    return lambda: all(requests.get(url(origin, "/api/notes"), headers=headers, timeout=10).status_code == 200
+                       for origin in ("direct", "gateway") for _ in range(6))
+
+
+def test_a_rotated_key_is_accepted_by_the_running_service_without_a_restart(notes_up, tmp_path):
+    """A second key published by the backend: tokens it signs work at once, old tokens keep working."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    current = STACK_DIR / "secrets" / "jwt-signing-key.pem"
+    if os.environ.get("JWT_PRIVATE_KEY_FILE") or os.environ.get("JWT_ALGORITHM", "ES256") != "ES256" or \
+            not current.is_file():
+        pytest.skip("the stack does not use its generated ES256 key file")
+    before = browser_login(unique_email("before-rotation"))
+    old_kid = segments(before.access_token)[0]["kid"]
+    new_key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    rotated = STACK_DIR / "secrets" / "jwt-rotation-test.pem"
+    rotated.touch(mode=0o600)
+    rotated.write_bytes(new_key + current.read_bytes())  # the first key signs; the old one stays published
+    try:
+        stack("restart", "backend", env={"JWT_PRIVATE_KEY_FILE": str(rotated)})
+        wait_until(lambda: requests.get(f"{BASE_URL}/api/health/ready", timeout=5).status_code == 200, timeout=60)
+        after = browser_login(unique_email("after-rotation"))
+        assert segments(after.access_token)[0]["kid"] != old_kid
+        # The notes service was not restarted: an unknown kid makes the kit fetch the JWK Set again.
+        ok, _ = wait_until(_accepted_everywhere(after.access_token), timeout=15, interval=0.5)
+        assert ok, "a token signed with the new key is still refused"
+        assert _accepted_everywhere(before.access_token)(), "a token of the previous key is refused"
+    finally:
+        stack("restart", "backend")
+        rotated.unlink(missing_ok=True)
+        wait_until(lambda: requests.get(f"{BASE_URL}/api/health/ready", timeout=5).status_code == 200, timeout=60)
