@@ -1,29 +1,14 @@
-"""Fixtures of the renderer's unit tests: scripts/render-gateway loaded as a
-module, a routes file written per test, and the environment of a render
-that touches only the test's temporary folder."""
+"""Fixtures of the renderer's unit tests: the renderer as a module, a routes
+file written per test, and the environment of a render that touches only
+the test's temporary folder."""
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-RENDER = REPO / "scripts" / "render-gateway"
-
-
-def load_renderer():
-    """Import scripts/render-gateway (a file without .py) as a module."""
-    loader = importlib.machinery.SourceFileLoader("render_gateway", str(RENDER))
-    spec = importlib.util.spec_from_loader("render_gateway", loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["render_gateway"] = module  # dataclasses look their module up
-    loader.exec_module(module)
-    return module
+from gatewaylib import load_renderer
 
 
 @pytest.fixture(scope="session")
@@ -47,16 +32,3 @@ def routes_file(tmp_path):
         path.write_text(text, encoding="utf-8")
         return path
     return write
-
-
-def run_renderer(output: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    """Run scripts/render-gateway OUTPUT as the stack and the container do."""
-    return subprocess.run([sys.executable, str(RENDER), str(output)], env=env, capture_output=True,
-                          text=True, timeout=30)
-
-
-def nginx_test(conf: Path, prefix: Path) -> subprocess.CompletedProcess:
-    """``nginx -t`` of a rendered nginx.conf (Debian's nginx with the Lua module)."""
-    prefix.mkdir(parents=True, exist_ok=True)
-    return subprocess.run(["nginx", "-t", "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")],
-                          capture_output=True, text=True, timeout=30)

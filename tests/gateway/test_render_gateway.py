@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, nginx_test, run_renderer
+from gatewaylib import REPO, nginx_test, run_renderer
 
 NOTES = """
 [[service]]
@@ -142,6 +142,13 @@ def test_check_settings_follow_the_environment(renderer, base_env):
     assert 'algorithms = {"RS256"}' in init and "trust_window = 120" in init and "poll_interval = 1" in init
 
 
+def test_metrics_listener_only_when_asked_for(renderer, base_env):
+    assert "listen 127.0.0.1:28145;" not in conf_of(renderer, base_env)
+    conf = conf_of(renderer, base_env | {"GATEWAY_METRICS_LISTEN": "127.0.0.1:28145"})
+    server = conf[conf.index("listen 127.0.0.1:28145;"):].split("\n    }\n", 1)[0]
+    assert 'require("authgw.gateway").metrics()' in server
+
+
 def test_lua_strings_are_escaped(renderer):
     assert renderer.lua_string('a"b\\c\nd') == '"a\\034b\\092c\\010d"'
 
@@ -234,6 +241,8 @@ ENV_MISTAKES = {
     "bad rate": ({"AUTH_RATE_LIMIT": "fast"}, "AUTH_RATE_LIMIT='fast'"),
     "bad algorithm": ({"JWT_ALGORITHM": "HS256"}, "JWT_ALGORITHM='HS256'"),
     "bad trust window": ({"REVOCATION_TRUST_WINDOW": "-1"}, "REVOCATION_TRUST_WINDOW='-1'"),
+    "bad metrics address": ({"GATEWAY_METRICS_LISTEN": "9145"}, "GATEWAY_METRICS_LISTEN: '9145' is not host:port"),
+    "metrics on the public listener": ({"GATEWAY_METRICS_LISTEN": "127.0.0.1:28080"}, "must not be the public GATEWAY_LISTEN"),
     "bad real-ip address": ({"GATEWAY_REAL_IP_FROM": "10.0.0.0/8,lb.example"}, "'lb.example' is not an address or CIDR"),
 }
 

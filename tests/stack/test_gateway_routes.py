@@ -114,13 +114,14 @@ prefix = "/api/echo-anon"
 upstreams = ["${{ECHO_UPSTREAM}}"]
 identity_headers = false
 """, encoding="utf-8")
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "STACK_DIR": str(work / "stack"),
         "GATEWAY_PORT": str(port), "BACKEND_PORT": os.environ.get("BACKEND_PORT", "8000"),
         "FRONTEND_PORT": os.environ.get("FRONTEND_PORT", "8081"), "PUBLIC_URL": base_url,
         "TLS_CERT_FILE": "", "GATEWAY_ROUTES_FILE": str(routes), "ECHO_UPSTREAM": echo_upstream,
         "GATEWAY_UPSTREAM_READ_TIMEOUT": "2s", "GATEWAY_WORKER_PROCESSES": "1",
+        "GATEWAY_METRICS_LISTEN": f"127.0.0.1:{metrics_port}",
     }
     conf = work / "gateway.conf"
     rendered = subprocess.run([str(ROOT / "scripts" / "render-gateway"), str(conf)], env=env,
@@ -147,7 +148,7 @@ identity_headers = false
     if not ok:
         process.terminate()
         pytest.fail(f"the routes gateway did not come up: {process.stderr.read().decode() if process.stderr else ''}")
-    yield url, work / "stack"
+    yield url, work / "stack", f"http://127.0.0.1:{metrics_port}"
     process.terminate()
     process.wait(timeout=10)
 
@@ -155,7 +156,7 @@ identity_headers = false
 # --- declared routes ------------------------------------------------------------
 
 def test_declared_route_reaches_the_service_with_path_and_identity(routes_gateway, member):
-    url, _ = routes_gateway
+    url, *_ = routes_gateway
     login, me = member
     answer = requests.get(f"{url}/api/echo/notes/7?view=full", headers=login.auth, timeout=10)
     assert answer.status_code == 200, answer.text
@@ -169,14 +170,14 @@ def test_declared_route_reaches_the_service_with_path_and_identity(routes_gatewa
 
 
 def test_the_prefix_itself_is_the_service_too(routes_gateway, member):
-    url, _ = routes_gateway
+    url, *_ = routes_gateway
     login, _ = member
     answer = requests.get(f"{url}/api/echo", headers=login.auth, timeout=10)
     assert answer.status_code == 200 and answer.json()["path"] == "/api/echo"
 
 
 def test_missing_permission_gets_403_insufficient_scope_from_the_gateway(routes_gateway, member):
-    url, _ = routes_gateway
+    url, *_ = routes_gateway
     login, _ = member
     before = len(EchoHandler.seen)
     answer = requests.post(f"{url}/api/echo/notes", headers=login.auth, json={"title": "x"}, timeout=10)
@@ -188,7 +189,7 @@ def test_missing_permission_gets_403_insufficient_scope_from_the_gateway(routes_
 
 
 def test_declared_route_without_token_gets_401_with_realm(routes_gateway):
-    url, _ = routes_gateway
+    url, *_ = routes_gateway
     answer = requests.get(f"{url}/api/echo/notes", timeout=10)
     assert answer.status_code == 401
     assert answer.json()["error"] == "invalid_token"
@@ -196,7 +197,7 @@ def test_declared_route_without_token_gets_401_with_realm(routes_gateway):
 
 
 def test_forged_token_on_a_declared_route_gets_invalid_token(routes_gateway, member):
-    url, _ = routes_gateway
+    url, *_ = routes_gateway
     login, _ = member
     header, payload, _ = login.access_token.split(".")
     answer = requests.get(f"{url}/api/echo/notes", headers={"Authorization": f"Bearer {header}.{payload}.AAAA"},
@@ -210,7 +211,7 @@ SPOOFED = {"X-Auth-User-Id": "999999", "X-Auth-Email": "boss@example.com", "X-Au
 
 
 def test_spoofed_identity_headers_are_replaced_on_a_declared_route(routes_gateway, member):
-    url, _ = routes_gateway
+    url, *_ = routes_gateway
     login, me = member
     seen = requests.get(f"{url}/api/echo/x", headers=login.auth | SPOOFED, timeout=10).json()["headers"]
     assert seen["X-Auth-User-Id"] == me["id"]
@@ -218,7 +219,7 @@ def test_spoofed_identity_headers_are_replaced_on_a_declared_route(routes_gatewa
 
 
 def test_identity_headers_can_be_switched_off_per_route(routes_gateway, member):
-    url, _ = routes_gateway
+    url, *_ = routes_gateway
     login, _ = member
     answer = requests.get(f"{url}/api/echo-anon/x", headers=login.auth | SPOOFED, timeout=10)
     assert answer.status_code == 200
@@ -230,7 +231,7 @@ def test_identity_headers_can_be_switched_off_per_route(routes_gateway, member):
 
 
 def test_public_paths_need_no_token_and_carry_no_identity(routes_gateway):
-    url, _ = routes_gateway
+    url, *_ = routes_gateway
     for path in ("/api/echo/open", "/api/echo/pub/", "/api/echo/pub/deeper/file"):
         answer = requests.get(f"{url}{path}", headers=SPOOFED, timeout=10)
         assert answer.status_code == 200, path
@@ -241,7 +242,7 @@ def test_public_paths_need_no_token_and_carry_no_identity(routes_gateway):
 
 
 def test_request_id_reaches_the_service_and_comes_back(routes_gateway, member):
-    url, _ = routes_gateway
+    url, *_ = routes_gateway
     login, _ = member
     answer = requests.get(f"{url}/api/echo/x", headers=login.auth | {"X-Request-ID": "trace-42.a:b"}, timeout=10)
     assert answer.headers["X-Request-ID"] == "trace-42.a:b"
@@ -252,7 +253,7 @@ def test_request_id_reaches_the_service_and_comes_back(routes_gateway, member):
 
 
 def test_hung_service_gets_json_504_within_the_read_timeout_and_logs_no_query(routes_gateway, member):
-    url, stack_dir = routes_gateway
+    url, stack_dir, _ = routes_gateway
     login, _ = member
     started = time.monotonic()
     answer = requests.get(f"{url}/api/echo/slow?code=SECRETCODE&state=SECRETSTATE", headers=login.auth, timeout=15)
@@ -268,6 +269,21 @@ def test_hung_service_gets_json_504_within_the_read_timeout_and_logs_no_query(ro
     assert (entry["uri"], entry["status"]) == ("/api/echo/slow", 504)
     logs = access_log.read_text() + (stack_dir / "log" / "gateway-error.log").read_text()
     assert "SECRETCODE" not in logs and "SECRETSTATE" not in logs
+
+
+def test_check_counters_are_on_the_internal_listener_only(routes_gateway, member):
+    url, _, metrics_url = routes_gateway
+    login, _ = member
+    requests.get(f"{url}/api/echo/x", headers=login.auth, timeout=10)
+    requests.post(f"{url}/api/echo/x", headers=login.auth, timeout=10)
+
+    def counted():
+        text = requests.get(f"{metrics_url}/metrics", timeout=5).text
+        return ('verdict="valid"' in text and 'verdict="insufficient_scope"' in text) and text
+    text, _ = wait_until(counted, timeout=5)
+    assert text, requests.get(f"{metrics_url}/metrics", timeout=5).text
+    assert "authgw_gateway_revocation_feed_age_seconds" in text
+    assert requests.get(f"{url}/metrics", timeout=10).status_code == 404
 
 
 # --- the stack's gateway -----------------------------------------------------------
