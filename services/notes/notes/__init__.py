@@ -22,6 +22,7 @@ from .database import engine_options
 from .errors import register_error_handlers
 from .extensions import db
 from .logs import configure_logging, init_request_ids
+from .openapi import document
 
 #: Largest request body accepted, in bytes (larger: 413).
 MAX_CONTENT_LENGTH = 1024 * 1024
@@ -81,6 +82,12 @@ def create_app(config: Mapping[str, str] | Settings | None = None, *, verifier: 
         """Readiness: ``200`` when the database answers ``SELECT 1``, else ``503`` with ``Retry-After``."""
         db.session.execute(text("SELECT 1"))
         return jsonify({"status": "ok"})
+
+    @app.get("/openapi.json")
+    @public
+    def openapi():
+        """The OpenAPI 3.1 document of the notes endpoints (internal, like ``/healthz``)."""
+        return jsonify(document())
 
     @app.after_request
     def security_headers(response):
