@@ -18,7 +18,10 @@ if [ "${GATEWAY_RESOLVER:-}" = auto ]; then
     export GATEWAY_RESOLVER
 fi
 mkdir -p "$(dirname "$conf")"
-/opt/authgw/scripts/render-gateway "$conf" >/dev/null
+# The image's /opt/authgw/scripts/render-gateway, found from this script's
+# place (/opt/authgw/nginx) as in a checkout.
+repo=$(CDPATH='' cd -- "$(dirname -- "$0")/.." && pwd)
+"$repo/scripts/render-gateway" "$conf" >/dev/null
 if [ "${1:-}" = nginx ]; then
     # -e: before reading its configuration nginx opens its compiled-in error
     # log (/var/log/nginx), which the unprivileged user cannot write.

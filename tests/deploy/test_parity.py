@@ -154,7 +154,7 @@ def test_gateway_image_is_the_native_stacks_debian_nginx():
 
 def test_gateway_container_renders_with_render_gateway_at_start():
     entrypoint = (REPO / "nginx" / "docker-entrypoint.sh").read_text(encoding="utf-8")
-    assert f'{CONTAINER_REPO}/scripts/render-gateway "$conf"' in entrypoint
+    assert '"$repo/scripts/render-gateway" "$conf"' in entrypoint
     assert 'conf=${GATEWAY_CONF:-/run/gateway/nginx.conf}' in entrypoint
     assert 'exec nginx -e stderr -c "$conf" "$@"' in entrypoint
     assert 'exec "$@"' in entrypoint
@@ -163,6 +163,45 @@ def test_gateway_container_renders_with_render_gateway_at_start():
     user = [rest for keyword, rest in instructions if keyword == "USER"][-1]
     assert user.split(":")[0] not in ("0", "root"), "nginx runs unprivileged (ports 8080 and 8443)"
     assert dockerfile_env(GATEWAY_DOCKERFILE)["GATEWAY_CONF"] == "/run/gateway/nginx.conf"
+
+
+def run_entrypoint(tmp_path: Path, command: list[str], **extra: str) -> tuple[subprocess.CompletedProcess, Path]:
+    """Run the image's docker-entrypoint.sh in the rebuilt image tree with
+    the compose environment (writable paths under the tree)."""
+    root = tmp_path / "image"
+    image_repo = build_gateway_image_tree(root)
+    env = in_root(root, compose_gateway_env()) | extra
+    for folder in ("GATEWAY_STATE_DIR", "GATEWAY_INCLUDE_DIR"):
+        Path(env[folder]).mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(["sh", str(image_repo / "nginx" / "docker-entrypoint.sh"), *command],
+                            env={"PATH": "/usr/local/bin:/usr/bin:/bin"} | env,
+                            capture_output=True, text=True, timeout=60)
+    return result, Path(env["GATEWAY_CONF"])
+
+
+def test_gateway_entrypoint_renders_then_runs_the_command(tmp_path):
+    result, conf = run_entrypoint(tmp_path, ["sh", "-c", 'printf %s "$GATEWAY_RESOLVER"'])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "127.0.0.11", "compose's resolver is passed on as it is"
+    assert "resolver 127.0.0.11 " in conf.read_text(encoding="utf-8")
+
+
+def test_gateway_entrypoint_takes_the_pods_nameserver_for_auto(tmp_path):
+    """Kubernetes: GATEWAY_RESOLVER=auto becomes the nameserver of /etc/resolv.conf."""
+    nameserver = next(line.split()[1] for line in Path("/etc/resolv.conf").read_text().splitlines()
+                      if line.startswith("nameserver"))
+    expected = f"[{nameserver}]" if ":" in nameserver else nameserver
+    result, conf = run_entrypoint(tmp_path, ["sh", "-c", 'printf %s "$GATEWAY_RESOLVER"'], GATEWAY_RESOLVER="auto")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == expected
+    assert f"resolver {expected} " in conf.read_text(encoding="utf-8")
+
+
+def test_gateway_entrypoint_stops_on_a_bad_setting(tmp_path):
+    result, conf = run_entrypoint(tmp_path, ["true"], AUTH_RATE_LIMIT="lots")
+    assert result.returncode != 0
+    assert "AUTH_RATE_LIMIT" in result.stderr
+    assert not conf.exists()
 
 
 def native_stack_text() -> str:
