@@ -116,6 +116,20 @@ def test_public_paths_get_locations_without_the_check(renderer, base_env, routes
     assert "access_by_lua_block" in protected
 
 
+def test_an_empty_declaration_leaves_only_the_built_in_routes(renderer, base_env, routes_file):
+    conf = conf_of(renderer, base_env | {"GATEWAY_ROUTES_FILE": str(routes_file("# nothing yet\n"))})
+    assert "upstream service_" not in conf and "location /api/ {" in conf
+
+
+def test_a_public_prefix_makes_the_whole_service_public(renderer, base_env, routes_file):
+    path = routes_file(NOTES.replace('upstreams', 'public = ["/api/notes/"]\nupstreams'))
+    conf = conf_of(renderer, base_env | {"GATEWAY_ROUTES_FILE": str(path)})
+    below = conf[conf.index("location ^~ /api/notes/ {"):].split("\n        }", 1)[0]
+    exact = conf[conf.index("location = /api/notes {"):].split("\n        }", 1)[0]
+    assert "access_by_lua" not in below and "access_by_lua_block" in exact
+    assert conf.count("location ^~ /api/notes/ {") == 1
+
+
 def test_a_service_without_permissions_needs_only_a_token(renderer, base_env, routes_file):
     path = routes_file('[[service]]\nname = "plain"\nprefix = "/api/plain"\nupstreams = ["127.0.0.1:28300"]\n')
     conf = conf_of(renderer, base_env | {"GATEWAY_ROUTES_FILE": str(path)})
