@@ -1,0 +1,15 @@
+-- Databases and the application account of the native stack, applied by
+-- scripts/stack (as the OS account, over the socket) each time MariaDB
+-- starts; idempotent. ${DB_PASSWORD} is filled in by envsubst and the text
+-- goes through stdin, so the password never shows in a process list.
+CREATE DATABASE IF NOT EXISTS `auth` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+CREATE DATABASE IF NOT EXISTS `notes` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+CREATE USER IF NOT EXISTS 'app'@'127.0.0.1' IDENTIFIED BY '${DB_PASSWORD}';
+CREATE USER IF NOT EXISTS 'app'@'localhost' IDENTIFIED BY '${DB_PASSWORD}';
+ALTER USER 'app'@'127.0.0.1' IDENTIFIED BY '${DB_PASSWORD}';
+ALTER USER 'app'@'localhost' IDENTIFIED BY '${DB_PASSWORD}';
+-- The test suites create and drop their own auth_test*/notes_test* databases.
+GRANT ALL PRIVILEGES ON `auth`.* TO 'app'@'127.0.0.1', 'app'@'localhost';
+GRANT ALL PRIVILEGES ON `auth\_test%`.* TO 'app'@'127.0.0.1', 'app'@'localhost';
+GRANT ALL PRIVILEGES ON `notes`.* TO 'app'@'127.0.0.1', 'app'@'localhost';
+GRANT ALL PRIVILEGES ON `notes\_test%`.* TO 'app'@'127.0.0.1', 'app'@'localhost';
