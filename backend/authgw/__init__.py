@@ -98,12 +98,13 @@ def create_app(config: Mapping[str, str] | Settings | None = None) -> Flask:
     AuthGW().init_app(app, settings=settings, key_set=key_set, verifier=verifier, revocation_feed=feed,
                       provider=provider)
 
-    from .views import admin, api, auth, internal
+    from .views import admin, api, auth, docs, internal
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(internal.bp)
+    app.register_blueprint(docs.bp)
     register_error_handlers(app)
 
     @app.before_request
