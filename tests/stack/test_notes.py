@@ -319,7 +319,11 @@ def test_a_rotated_key_is_accepted_by_the_running_service_without_a_restart(note
         assert segments(after.access_token)[0]["kid"] != old_kid
         # The notes service was not restarted: an unknown kid makes the kit fetch the JWK Set again.
         ok, _ = wait_until(_accepted_everywhere(after.access_token), timeout=15, interval=0.5)
-        assert ok, "a token signed with the new key is still refused"
+        if not ok:
+            headers = {"Authorization": f"Bearer {after.access_token}"}
+            statuses = {origin: [requests.get(url(origin, "/api/notes"), headers=headers, timeout=10).status_code
+                                 for _ in range(6)] for origin in ("direct", "gateway")}
+            pytest.fail(f"a token signed with the new key is still refused: {statuses}")
         assert _accepted_everywhere(before.access_token)(), "a token of the previous key is refused"
     finally:
         stack("restart", "backend")
