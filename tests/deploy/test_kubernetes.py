@@ -12,6 +12,7 @@ the ``dev`` profile, so nothing here re-implements Compose.
 
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 
@@ -115,7 +116,16 @@ def container_settings(docs: list[dict], container: dict) -> dict[str, str | Non
             assert secret, f"envFrom Secret {source['secretRef']['name']}: its keys cannot be checked unrendered"
             settings |= {key: None for key in secret.get("data", {})}
     for entry in container.get("env") or []:
-        settings[entry["name"]] = entry.get("value")
+        value = entry.get("value")
+        source = entry.get("valueFrom") or {}
+        if "configMapKeyRef" in source:
+            ref = source["configMapKeyRef"]
+            value = generated_name(docs, "ConfigMap", ref["name"]).get("data", {}).get(ref["key"])
+        elif "secretKeyRef" in source:
+            secret = find(docs, "Secret", source["secretKeyRef"]["name"])  # rendered: the dev overlay's own
+            if secret and source["secretKeyRef"]["key"] in secret.get("data", {}):
+                value = base64.b64decode(secret["data"][source["secretKeyRef"]["key"]]).decode()
+        settings[entry["name"]] = value
     return settings
 
 
@@ -459,6 +469,41 @@ def test_addresses_compose_uses_are_services_of_the_dev_overlay(rendered, compos
     gateway = next(c for c in containers(find(docs, "Deployment", "gateway")) if c["name"] == "gateway")
     env = container_settings(docs, gateway)
     assert ("notes", 8200) in ports and env["NOTES_HOST"].startswith("notes.") and env["NOTES_PORT"] == "8200"
+
+
+#: Values the dev overlay sets differently from compose on purpose (README.md
+#: "Settings"); every other setting compose gives a value must have the same
+#: value there (addresses: test_addresses_compose_uses_are_services_of_the_dev_overlay).
+DIFFERENT_VALUES = {
+    ("backend", "GUNICORN_WORKERS"): "per pod; replicas scale",
+    ("purge", "GUNICORN_WORKERS"): "the backend's settings",
+    ("backend", "DATABASE_PASSWORD_FILE"): "the Secret authgw-database, mounted",
+    ("purge", "DATABASE_PASSWORD_FILE"): "the Secret authgw-database, mounted",
+    ("notes", "NOTES_DATABASE_PASSWORD_FILE"): "the Secret authgw-database, mounted",
+    ("db", "MARIADB_PASSWORD_FILE"): "the Secret authgw-database, mounted",
+    ("gateway", "GATEWAY_WORKER_PROCESSES"): "`auto` counts the node's cores, not the pod's CPU limit",
+    ("gateway", "GATEWAY_RESOLVER"): "the pod's nameserver (auto), not Docker's 127.0.0.11",
+    ("gateway", "NOTES_HOST"): "the Service's full name: nginx's resolver has no search list",
+}
+
+
+def test_settings_have_compose_values_in_the_dev_overlay(rendered, compose_services):
+    docs = rendered["dev"]
+    differ = []
+    for service, definition in compose_services.items():
+        if service in NOT_WORKLOADS:
+            continue
+        kind, name, container_name = WORKLOADS[service]
+        container = next(c for c in containers(find(docs, kind, name), init=False) if c["name"] == container_name)
+        have = container_settings(docs, container)
+        for setting, value in (definition.get("environment") or {}).items():
+            if (service, setting) in DIFFERENT_VALUES or _addresses(value or "") or have.get(setting) is None:
+                continue
+            if have[setting] != (value or ""):
+                differ.append(f"{service} {setting}: compose {value!r}, dev overlay {have[setting]!r}")
+    assert not differ, differ
+    for (service, setting) in DIFFERENT_VALUES:
+        assert setting in (compose_services[service].get("environment") or {}), f"stale entry {service} {setting}"
 
 
 def test_both_overlays_check_tokens_like_the_backend_mints_them(rendered):
