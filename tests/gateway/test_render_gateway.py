@@ -191,6 +191,8 @@ MISTAKES = {
     "address without port": (NOTES.replace("127.0.0.1:${NOTES_PORT}", "localhost"), "'localhost' is not host:port"),
     "port zero": (NOTES.replace("${NOTES_PORT}", "0"), "port must be 1-65535"),
     "port too large": (NOTES.replace("${NOTES_PORT}", "70000"), "port must be 1-65535"),
+    "prefix of the gateway's error pages": (NOTES.replace('"/api/notes"', '"/api/_gateway"'),
+                                            "shadows the gateway's own /api/_gateway"),
     "bad IPv4": (NOTES.replace("127.0.0.1", "300.1.1.1"), "300.1.1.1 is not an IPv4 address"),
     "bad IPv6": (NOTES.replace("127.0.0.1", "[::zz]"), "[::zz] is not an IPv6 address"),
     "bad host name": (NOTES.replace("127.0.0.1", "bad_host!"), "'bad_host!' is not a host name"),
