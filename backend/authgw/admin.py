@@ -4,17 +4,28 @@ Each function validates its input, changes the database, records an audit
 event, and leaves the commit to the caller, so the change and its audit
 event land together. Input errors raise ``InvalidRequest`` or ``NotFound``
 naming the offending field.
+
+Who acts is an ``Actor`` (the API: the caller's id and the permissions of
+its access token) or None (the ``flask`` CLI, the bootstrap tool, which can
+do everything). An operation never hands out more than its actor holds
+(docs/authorization.md "No escalation"): a refusal is
+``InsufficientScope`` (403) and is audited as ``escalation_refused``. The
+last active holder of ``admin`` keeps it (``Conflict``, 409). Removing a
+privilege sets a cutoff that refuses access tokens issued before it
+within seconds (docs/authorization.md "Removing a privilege").
 """
 
 from __future__ import annotations
 
+import math
 import re
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from .audit import record_event
 from .clock import rfc3339, utcnow
-from .exceptions import InvalidRequest, NotFound
+from .exceptions import Conflict, InsufficientScope, InvalidRequest, NotFound
 from .extensions import db
 from .models import AllowedEmail, AuditEvent, Permission, Role, Session, User
 from .schemas import (AllowEmail, AuditEventOut, AuditSearch, RoleCreate, RolePermissions, RoleSummary, UserPatch,
@@ -23,6 +34,56 @@ from .sessions import revoke_session, revoke_user_sessions
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{1,63}$")
 PROTECTED_ROLES = frozenset({"user", "admin"})
+ADMIN_ROLE = "admin"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who performs an admin operation through the API.
+
+    Attributes:
+        id: the caller's user id (audit ``actor_id``).
+        permissions: the permissions of the caller's access token.
+    """
+
+    id: int
+    permissions: frozenset[str]
+
+
+def _actor_id(actor: Actor | None) -> int | None:
+    return actor.id if actor is not None else None
+
+
+def _require_holds(actor: Actor | None, needed, operation: str, **details) -> None:
+    """Refuse an operation that would hand out (or touch) permissions the actor lacks.
+
+    Raises:
+        InsufficientScope: ``needed`` is not a subset of ``actor.permissions``;
+            the refusal is audited (and committed) as ``escalation_refused``.
+    """
+    if actor is None:
+        return
+    missing = sorted(set(needed) - actor.permissions)
+    if missing:
+        db.session.rollback()
+        record_event("escalation_refused", actor_id=actor.id, operation=operation, missing=missing, **details)
+        db.session.commit()
+        raise InsufficientScope(f"This would need the permission {' and '.join(missing)}, which you do not hold.")
+
+
+def _cutoff() -> int:
+    """Unix seconds, rounded up: tokens issued before are refused (``iat`` < cutoff)."""
+    return math.ceil(utcnow().timestamp())
+
+
+def _is_last_active_admin(user: User) -> bool:
+    if not user.active or ADMIN_ROLE not in user.role_names:
+        return False
+    others = db.session.execute(
+        sa.select(sa.func.count()).select_from(User).join(User.roles)
+        .where(Role.name == ADMIN_ROLE, User.active.is_(True), User.id != user.id)
+    ).scalar_one()
+    return others == 0
 
 
 def user_summary(user: User) -> dict:
@@ -124,41 +185,52 @@ def _permissions_by_name(names) -> list[Permission]:
     return _by_name(Permission, names, "permissions", "permission")
 
 
-def set_user_roles(user: User, names: list[str], actor_id: int | None) -> bool:
-    """Replace a user's roles (``user`` is always kept). Shows in the next
-    refreshed token.
+def set_user_roles(user: User, names: list[str], actor: Actor | None) -> bool:
+    """Replace a user's roles (``user`` is always kept). Added roles show in
+    the next refreshed token; a removed role also refuses the user's access
+    tokens issued before now (cutoff), so clients refresh without it.
 
     Returns:
         bool: whether anything changed.
 
     Raises:
         InvalidRequest: ``roles`` is not an array of known role names.
+        InsufficientScope: the user holds, or a new role grants, a
+            permission the actor lacks.
+        Conflict: it would take ``admin`` from the last active admin.
     """
     roles = _roles_by_name(list(names) + ["user"])
     before = set(user.role_names)
     after = {role.name for role in roles}
     if before == after:
         return False
+    added = [role for role in roles if role.name not in before]
+    _require_holds(actor, set(user.permission_names).union(*({p.name for p in r.permissions} for r in added)),
+                   "set_roles", user_id=user.id, roles=sorted(after))
+    if ADMIN_ROLE in before - after and _is_last_active_admin(user):
+        raise Conflict("roles: this is the last active admin; give admin to another account first.")
     user.roles = roles
-    record_event("roles_changed", user_id=user.id, actor_id=actor_id, email=user.email,
+    if before - after:
+        user.tokens_valid_after = _cutoff()
+    record_event("roles_changed", user_id=user.id, actor_id=_actor_id(actor), email=user.email,
                  added=sorted(after - before), removed=sorted(before - after))
     return True
 
 
-def grant_role(user: User, name: str, actor_id: int | None) -> bool:
+def grant_role(user: User, name: str, actor: Actor | None) -> bool:
     """Add role ``name`` to ``user``. Returns whether anything changed."""
-    return set_user_roles(user, user.role_names + [name], actor_id)
+    return set_user_roles(user, user.role_names + [name], actor)
 
 
-def revoke_role(user: User, name: str, actor_id: int | None) -> bool:
+def revoke_role(user: User, name: str, actor: Actor | None) -> bool:
     """Remove role ``name`` from ``user``. Returns whether anything changed."""
     if name == "user":
         raise InvalidRequest("roles: every account keeps the user role.")
     _roles_by_name([name])
-    return set_user_roles(user, [r for r in user.role_names if r != name], actor_id)
+    return set_user_roles(user, [r for r in user.role_names if r != name], actor)
 
 
-def set_user_active(user: User, active, actor_id: int | None) -> bool:
+def set_user_active(user: User, active, actor: Actor | None) -> bool:
     """Activate or deactivate a user. Deactivation revokes every session, so
     the user's live access tokens are refused within seconds.
 
@@ -168,23 +240,28 @@ def set_user_active(user: User, active, actor_id: int | None) -> bool:
     Raises:
         InvalidRequest: ``active`` is not a boolean, or an admin tries to
             deactivate themself.
+        InsufficientScope: the user holds a permission the actor lacks.
+        Conflict: deactivating the last active admin.
     """
     if not isinstance(active, bool):
         raise InvalidRequest("active must be true or false.")
     if user.active == active:
         return False
-    if not active and actor_id is not None and actor_id == user.id:
+    _require_holds(actor, user.permission_names, "set_active", user_id=user.id, active=active)
+    if not active and actor is not None and actor.id == user.id:
         raise InvalidRequest("active: you cannot deactivate your own account.")
+    if not active and _is_last_active_admin(user):
+        raise Conflict("active: this is the last active admin; give admin to another account first.")
     user.active = active
     revoked = 0
     if not active:
         revoked = revoke_user_sessions(user.id, reason="user_deactivated")
-    record_event("user_activated" if active else "user_deactivated", user_id=user.id, actor_id=actor_id,
+    record_event("user_activated" if active else "user_deactivated", user_id=user.id, actor_id=_actor_id(actor),
                  email=user.email, sessions_revoked=revoked)
     return True
 
 
-def update_user(user: User, changes, actor_id: int | None) -> User:
+def update_user(user: User, changes, actor: Actor | None) -> User:
     """Apply a PATCH body ``{"active": bool, "roles": [...]}`` (``schemas.UserPatch``,
     both optional); nothing changes unless all of it is valid.
 
@@ -192,28 +269,32 @@ def update_user(user: User, changes, actor_id: int | None) -> User:
         InvalidRequest: not an object, unknown field, or a bad value.
     """
     patch = parse(UserPatch, changes)
+    if patch.active is False and actor is not None and actor.id == user.id:
+        raise InvalidRequest("active: you cannot deactivate your own account.")
     if "roles" in patch.model_fields_set:
         _roles_by_name(patch.roles)  # validate everything before changing anything
-        set_user_roles(user, patch.roles, actor_id)
+        set_user_roles(user, patch.roles, actor)
     if "active" in patch.model_fields_set:
-        set_user_active(user, patch.active, actor_id)
+        set_user_active(user, patch.active, actor)
     return user
 
 
-def revoke_user_session(user: User, session_id: str, actor_id: int | None) -> None:
+def revoke_user_session(user: User, session_id: str, actor: Actor | None) -> None:
     """Revoke one live session of ``user``; its access tokens are refused within seconds.
 
     Raises:
         NotFound: no live session ``session_id`` belongs to ``user``.
+        InsufficientScope: the user holds a permission the actor lacks.
     """
+    _require_holds(actor, user.permission_names, "revoke_session", user_id=user.id)
     session = db.session.get(Session, session_id[:43]) if isinstance(session_id, str) else None
     if session is None or session.user_id != user.id or session.revoked_at is not None:
         raise NotFound("No such live session for this user.")
     revoke_session(session, reason="revoked_by_admin")
-    record_event("session_revoked", user_id=user.id, actor_id=actor_id, session_id=session.id, by="admin")
+    record_event("session_revoked", user_id=user.id, actor_id=_actor_id(actor), session_id=session.id, by="admin")
 
 
-def allow_email(email, actor_id: int | None) -> AllowedEmail:
+def allow_email(email, actor: Actor | None) -> AllowedEmail:
     """Allow ``email`` to sign in before its first login (with an allowlist set).
 
     Raises:
@@ -224,9 +305,9 @@ def allow_email(email, actor_id: int | None) -> AllowedEmail:
         raise InvalidRequest("email must be an email address.")
     row = db.session.get(AllowedEmail, email)
     if row is None:
-        row = AllowedEmail(email=email, created_at=utcnow(), created_by_id=actor_id)
+        row = AllowedEmail(email=email, created_at=utcnow(), created_by_id=_actor_id(actor))
         db.session.add(row)
-        record_event("email_allowed", actor_id=actor_id, email=email)
+        record_event("email_allowed", actor_id=_actor_id(actor), email=email)
     return row
 
 
@@ -243,7 +324,7 @@ def list_permissions() -> list[Permission]:
     return list(db.session.execute(sa.select(Permission).order_by(Permission.name)).scalars())
 
 
-def create_role(name, description, permissions, actor_id: int | None) -> Role:
+def create_role(name, description, permissions, actor: Actor | None) -> Role:
     """Create a role.
 
     Raises:
@@ -254,14 +335,17 @@ def create_role(name, description, permissions, actor_id: int | None) -> Role:
     spec = parse(RoleCreate, {key: value for key, value in fields.items() if value is not None})
     if db.session.execute(sa.select(Role).where(Role.name == spec.name)).scalar_one_or_none() is not None:
         raise InvalidRequest(f"name: the role {spec.name} already exists.")
-    role = Role(name=spec.name, description=spec.description, permissions=_permissions_by_name(spec.permissions))
+    granted = _permissions_by_name(spec.permissions)
+    _require_holds(actor, {p.name for p in granted}, "create_role", role=spec.name)
+    role = Role(name=spec.name, description=spec.description, permissions=granted)
     db.session.add(role)
     db.session.flush()
-    record_event("role_created", actor_id=actor_id, role=name, permissions=sorted(p.name for p in role.permissions))
+    record_event("role_created", actor_id=_actor_id(actor), role=spec.name,
+                 permissions=sorted(p.name for p in role.permissions))
     return role
 
 
-def set_role_permissions(name: str, permissions, actor_id: int | None) -> Role:
+def set_role_permissions(name: str, permissions, actor: Actor | None) -> Role:
     """Replace the permissions of role ``name``; users' next refreshed
     tokens carry the change.
 
@@ -277,11 +361,15 @@ def set_role_permissions(name: str, permissions, actor_id: int | None) -> Role:
     if role.name == "admin" and "roles:write" not in {p.name for p in new}:
         raise InvalidRequest("permissions: the admin role must keep roles:write.")
     before = {p.name for p in role.permissions}
-    role.permissions = new
     after = {p.name for p in new}
-    if before != after:
-        record_event("role_permissions_changed", actor_id=actor_id, role=name,
-                     added=sorted(after - before), removed=sorted(before - after))
+    if before == after:
+        return role
+    _require_holds(actor, before | after, "set_role_permissions", role=name)
+    role.permissions = new
+    if before - after:
+        role.tokens_valid_after = _cutoff()
+    record_event("role_permissions_changed", actor_id=_actor_id(actor), role=name,
+                 added=sorted(after - before), removed=sorted(before - after))
     return role
 
 

@@ -18,7 +18,7 @@ from .models import AuditEvent
 EVENTS = frozenset({
     "login_succeeded", "login_failed", "refresh_token_reused", "logout", "logout_all",
     "session_revoked", "roles_changed", "user_activated", "user_deactivated",
-    "email_allowed", "role_created", "role_permissions_changed",
+    "email_allowed", "role_created", "role_permissions_changed", "escalation_refused",
 })
 
 

@@ -121,6 +121,15 @@ class MethodNotAllowed(APIError):
     description = "This method is not allowed here."
 
 
+class Conflict(APIError):
+    """409 ``conflict``: the request contradicts the current state (the last
+    active admin cannot lose ``admin``, an email already has an account...)."""
+
+    code = 409
+    error = "conflict"
+    description = "The request conflicts with the current state."
+
+
 class NotFound(APIError):
     code = 404
     error = "not_found"

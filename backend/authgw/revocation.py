@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from authgw_kit import InvalidToken, RevocationList
 
 from .clock import utcnow
-from .models import Session
+from .models import Role, Session, User
 
 
 def read_snapshot(connection, window: float, now=None) -> dict:
@@ -47,16 +47,24 @@ def read_snapshot(connection, window: float, now=None) -> dict:
     """
     now = now or utcnow()
     since = now - timedelta(seconds=window)
+    horizon = int(since.timestamp())
     rows = connection.execute(
         sa.select(Session.id, Session.revoked_at).where(Session.revoked_at >= since)
     ).all()
-    return {
+    subjects = connection.execute(
+        sa.select(User.id, User.tokens_valid_after).where(User.tokens_valid_after >= horizon)
+    ).all()
+    roles = connection.execute(
+        sa.select(Role.name, Role.tokens_valid_after).where(Role.tokens_valid_after >= horizon)
+    ).all()
+    snapshot = {
         "generated_at": now.timestamp(),
         "window": int(window),
         "sessions": {sid: int(revoked_at.timestamp()) for sid, revoked_at in rows},
-        "subjects": {},
-        "roles": {},
+        "subjects": {str(user_id): cutoff for user_id, cutoff in subjects},
+        "roles": dict(roles),
     }
+    return snapshot
 
 def read_snapshot(connection, window: float, now=None) -> dict:
     """Read the revocation snapshot that gateways and services poll.
@@ -83,16 +91,24 @@ def read_snapshot(connection, window: float, now=None) -> dict:
     """
     now = now or utcnow()
     since = now - timedelta(seconds=window)
+    horizon = int(since.timestamp())
     rows = connection.execute(
         sa.select(Session.id, Session.revoked_at).where(Session.revoked_at >= since)
     ).all()
-    return {
+    subjects = connection.execute(
+        sa.select(User.id, User.tokens_valid_after).where(User.tokens_valid_after >= horizon)
+    ).all()
+    roles = connection.execute(
+        sa.select(Role.name, Role.tokens_valid_after).where(Role.tokens_valid_after >= horizon)
+    ).all()
+    snapshot = {
         "generated_at": now.timestamp(),
         "window": int(window),
         "sessions": {sid: int(revoked_at.timestamp()) for sid, revoked_at in rows},
-        "subjects": {},
-        "roles": {},
+        "subjects": {str(user_id): cutoff for user_id, cutoff in subjects},
+        "roles": dict(roles),
     }
+    return snapshot
 
 
 

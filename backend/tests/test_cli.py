@@ -97,11 +97,19 @@ def test_users_grant_of_a_role_already_held_changes_nothing(app, flask_cli, make
 
 def test_users_revoke_removes_the_role_and_is_audited(app, flask_cli, make_user):
     user = make_user(email="alice@example.test", roles=("user", "admin"))
+    make_user(email="bob@example.test", roles=("user", "admin"))  # not the last admin
     assert_ok(flask_cli("users", "revoke", "alice@example.test", "admin"), "revoked admin from alice@example.test")
     assert roles_of(app, user) == ["user"]
     [event] = audit_events(app, "roles_changed")
     assert event.details["removed"] == ["admin"]
     assert_ok(flask_cli("users", "revoke", "alice@example.test", "admin"), "did not have admin")
+
+
+def test_users_revoke_refuses_to_take_admin_from_the_last_active_admin(app, flask_cli, make_user):
+    user = make_user(email="alice@example.test", roles=("user", "admin"))
+    result = flask_cli("users", "revoke", "alice@example.test", "admin")
+    assert result.exit_code != 0 and "last active admin" in result.output
+    assert roles_of(app, user) == ["admin", "user"]
 
 
 @pytest.mark.parametrize("args,message", [

@@ -6,10 +6,10 @@ token without it gets ``403 insufficient_scope``. Writes are rate limited.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 
 from .. import admin
-from ..bearer import require_permission
+from ..bearer import require_any_permission, require_permission
 from ..extension import current_authgw
 from ..clock import rfc3339
 from ..exceptions import InvalidRequest
@@ -24,10 +24,10 @@ def _write_limit() -> str:
     return current_authgw().settings.ratelimit_admin_write
 
 
-def _actor_id() -> int:
-    from flask import g
-
-    return int(g.token_claims["sub"])
+def _actor() -> admin.Actor:
+    """The caller, with the permissions of its verified access token."""
+    claims = g.token_claims
+    return admin.Actor(id=int(claims["sub"]), permissions=frozenset(claims["permissions"]))
 
 
 def _json_body():
@@ -61,7 +61,7 @@ def get_user(user_id):
 def patch_user(user_id):
     """``{"active": bool, "roles": [...]}``; deactivating revokes every session."""
     user = admin.get_user(user_id)
-    admin.update_user(user, _json_body(), _actor_id())
+    admin.update_user(user, _json_body(), _actor())
     db.session.commit()
     return jsonify(admin.user_summary(user))
 
@@ -72,7 +72,7 @@ def patch_user(user_id):
 def revoke_user_session(user_id, session_id):
     """Revoke one live session of a user (e.g. a lost phone); 204, or 404."""
     user = admin.get_user(user_id)
-    admin.revoke_user_session(user, session_id, _actor_id())
+    admin.revoke_user_session(user, session_id, _actor())
     db.session.commit()
     return Response(status=204)
 
@@ -89,15 +89,16 @@ def list_allowed_emails():
 def allow_email():
     """``{"email"}``: allow an email to sign in ahead of its first login."""
     body = parse(AllowEmail, _json_body())
-    row = admin.allow_email(body.email, _actor_id())
+    row = admin.allow_email(body.email, _actor())
     db.session.commit()
     return jsonify(email=row.email, created_at=rfc3339(row.created_at)), 201
 
 
 @bp.get("/roles")
-@require_permission("roles:write")
+@require_any_permission("users:read", "roles:write")
 def list_roles():
-    """``{"roles": [{"name", "description", "permissions", "builtin"}], "permissions": [...]}``."""
+    """``{"roles": [{"name", "description", "permissions", "builtin"}], "permissions": [...]}``;
+    whoever grants roles (``users:read`` or ``roles:write``) may see them."""
     return jsonify(roles=[admin.role_summary(role) for role in admin.list_roles()],
                    permissions=[{"name": p.name, "description": p.description} for p in admin.list_permissions()])
 
@@ -108,7 +109,7 @@ def list_roles():
 def create_role():
     """``{"name", "description", "permissions": [...]}`` → 201 role."""
     body = parse(RoleCreate, _json_body())
-    role = admin.create_role(body.name, body.description, body.permissions, _actor_id())
+    role = admin.create_role(body.name, body.description, body.permissions, _actor())
     db.session.commit()
     return jsonify(admin.role_summary(role)), 201
 
@@ -120,7 +121,7 @@ def put_role_permissions(name):
     """``{"permissions": [...]}`` (or a bare array) replaces the role's permissions."""
     body = _json_body()
     permissions = body.get("permissions") if isinstance(body, dict) else body
-    role = admin.set_role_permissions(name, permissions, _actor_id())
+    role = admin.set_role_permissions(name, permissions, _actor())
     db.session.commit()
     return jsonify(admin.role_summary(role))
 
