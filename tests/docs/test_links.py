@@ -176,8 +176,8 @@ def test_no_file_points_outside_the_repository():
 # A citation in code or prose: docs/page.md, optionally followed by a section
 # heading ('docs/interface.md, "Tokens"', 'docs/gateway.md ("Routes"') or, after
 # a colon, a quotation ('docs/interface.md: "at most 10 s"').
-CITATION = re.compile(r"""(?<![\w./-])docs/([\w.-]+\.md)(?:'s)?(?:(:)?[ \t,]*(?:\n[ \t#*/]*)?\(?\s*"([^"\n]{1,80}(?:\n[^"\n]{0,80}){0,2})")?""")
-WRAPPED = re.compile(r"\s*\n\s*(?:#+|\*|//)?\s*")
+CITATION = re.compile(r"""(?<![\w./-])docs/([\w.-]+\.md)(?:'s)?(?:(:)?[ \t,]*(?:\n[ \t#*/-]*)?\(?\s*"([^"\n]{1,80}(?:\n[^"\n]{0,80}){0,2})")?""")
+WRAPPED = re.compile(r"\s*\n\s*(?:#+|\*|//|--)?\s*")
 
 
 def _plain(text: str) -> str:
@@ -272,6 +272,9 @@ def test_checker_finds_bad_citations(tmp_path, monkeypatch):
         'Wrong: docs/a.md "Nope", docs/a.md: "at least 3 s", docs/b.md."""\n',
         encoding="utf-8",
     )
+    lua = tmp_path / "m.lua"
+    lua.write_text('--- The check (docs/a.md "Browser\n-- login"), docs/a.md "Gone".\n', encoding="utf-8")
+    assert [p.split(": ", 1)[1] for p in citation_problems(lua)] == ['docs/a.md: no heading "Gone"']
     assert [p.split(": ", 1)[1] for p in citation_problems(code)] == [
         'docs/a.md: no heading "Nope"',
         'docs/a.md: "at least 3 s" is not said there',
