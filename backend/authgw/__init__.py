@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from datetime import timedelta
 from typing import Mapping
@@ -22,6 +21,7 @@ from .extension import AuthGW
 from .extensions import db, limiter, migrate
 from .gateway_verify import VerifyFastPath
 from .keys import generate_key_file, load_key_set
+from .observability import configure_logging, init_observability
 from .oidc import OpenIDProvider
 from .revocation import RevocationFeed
 from .tokens import LEEWAY_SECONDS
@@ -49,7 +49,7 @@ def create_app(config: Mapping[str, str] | Settings | None = None) -> Flask:
     """
     app = Flask(__name__, instance_relative_config=False)
     settings = config if isinstance(config, Settings) else load_settings(config, app.instance_path)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.log_format)
 
     if not settings.is_production:
         generate_key_file(settings.jwt_private_key_file, settings.jwt_algorithm)
@@ -106,6 +106,7 @@ def create_app(config: Mapping[str, str] | Settings | None = None) -> Flask:
     app.register_blueprint(internal.bp)
     app.register_blueprint(docs.bp)
     register_error_handlers(app)
+    init_observability(app)
 
     @app.before_request
     def default_deny():

@@ -28,6 +28,7 @@ from .exceptions import InvalidGrant
 from .extension import maybe_current_authgw
 from .extensions import db
 from .models import Permission, RefreshToken, Role, Session, User, role_permissions, user_roles
+from .observability import count_refresh
 
 #: Random bytes in a refresh token (docs/interface.md: at least 256 bits).
 REFRESH_TOKEN_BYTES = 32
@@ -160,6 +161,7 @@ def rotate_refresh_token(raw: str, *, ttl: int, grace_seconds: int, now: datetim
     ).one_or_none()
     if token is None:
         db.session.rollback()
+        count_refresh("unknown")
         raise InvalidGrant()
     owner = db.session.execute(
         sa.select(sessions.c.user_id, sessions.c.expires_at, sessions.c.revoked_at, users.c.active, users.c.email,
@@ -168,9 +170,11 @@ def rotate_refresh_token(raw: str, *, ttl: int, grace_seconds: int, now: datetim
     ).one()
     if owner.revoked_at is not None or token.expires_at <= now or owner.expires_at <= now:
         db.session.rollback()
+        count_refresh("expired")
         raise InvalidGrant("The refresh token has expired or its session was revoked.")
     if not owner.active:
         db.session.rollback()
+        count_refresh("disabled")
         raise InvalidGrant("This account is disabled.")
     new_raw = None
     if token.spent_at is not None:
@@ -184,6 +188,7 @@ def rotate_refresh_token(raw: str, *, ttl: int, grace_seconds: int, now: datetim
             revoke_session(session, reason="refresh_token_reuse", now=now)
             record_event("refresh_token_reused", user_id=session.user_id, session_id=session.id)
             db.session.commit()
+            count_refresh("reuse")
             raise InvalidGrant("The refresh token was already used; the session has been revoked.")
     db.session.execute(sa.update(sessions).where(sessions.c.id == token.session_id)
                        .values(last_used_at=now, expires_at=now + timedelta(seconds=ttl)))
@@ -203,6 +208,7 @@ def rotate_refresh_token(raw: str, *, ttl: int, grace_seconds: int, now: datetim
                   roles=tuple(sorted({role for role, _, _ in grants})),
                   permissions=tuple(sorted({perm for _, perm, _ in grants if perm is not None})),
                   not_before=max([owner.tokens_valid_after or 0, *(cutoff or 0 for _, _, cutoff in grants)]))
+    count_refresh("grace" if token.spent_at is not None else "rotated")
     return grant, new_raw
 
 
