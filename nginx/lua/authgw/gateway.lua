@@ -10,26 +10,26 @@
 -- 401 `error="invalid_token"` with a bad one, 403 `error="insufficient_scope"`,
 -- 503 `service_unavailable` with `Retry-After: 5` when keys or revocation
 -- list cannot be trusted. Tokens are never logged, and never kept in clear:
--- caches are keyed by an HMAC of the token under a per-worker random key.
+-- caches are keyed by the SHA-256 of the token (docs/gateway-lua.md "Caches").
 
 local jwt = require "authgw.jwt"
 local jwks = require "authgw.jwks"
 local revocations = require "authgw.revocations"
 local lrucache = require "resty.lrucache"
+local sha256 = require("authgw.ossl").sha256
 local cjson = require "cjson"
 
 local ngx = ngx
 local type, pairs, ipairs, tostring, tonumber, error = type, pairs, ipairs, tostring, tonumber, error
 local concat, sort = table.concat, table.sort
-local match, find, lower, byte = string.match, string.find, string.lower, string.byte
+local match, find, lower, byte, sub = string.match, string.find, string.lower, string.byte, string.sub
 
 local M = {}
 
 local conf            -- set by init(), read-only afterwards
-local cache           -- per worker: hmac(token) -> entry (verified claims)
-local negative        -- per worker: hmac(token) -> err (refused tokens)
+local cache           -- per worker: sha256(token) -> entry (verified claims)
+local negative        -- per worker: sha256(token) -> err (refused tokens)
 local keys_version    -- JWK Set version the caches were filled with
-local secret          -- per worker HMAC key for cache keys
 local counts = {}     -- per worker verdict counters, flushed to the dict
 
 local DEFAULTS = {
@@ -145,7 +145,6 @@ function M.init_worker()
     assert(conf, "authgw.gateway.init() was not called")
     cache = assert(lrucache.new(conf.cache_size))
     negative = assert(lrucache.new(conf.negative_cache_size))
-    secret = require("authgw.ossl").random_bytes(32)
     jwks.start()
     revocations.start()
     ngx.timer.every(1, flush_counts)
@@ -221,7 +220,7 @@ function M.authenticate(token)
         negative:flush_all()
         keys_version = v
     end
-    local key = ngx.hmac_sha1(secret, token)
+    local key = sha256(token)
     local entry = cache:get(key)
     if not entry then
         local bad = negative:get(key)
@@ -249,13 +248,24 @@ function M.authenticate(token)
     return entry
 end
 
--- RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; scheme case-insensitive.
+-- RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; the scheme is
+-- case-insensitive. Plain finds only: Lua patterns over a 600-byte header
+-- cost microseconds per request. Returns the token, nil (no Bearer
+-- credentials: treated as no token) or false (Bearer, but malformed).
 local function bearer_token(header)
-    local scheme, rest = match(header, "^%s*(%S+)(.*)$")
-    if not scheme or lower(scheme) ~= "bearer" then return nil end
-    local token = match(rest, "^ +(%S+)%s*$")
-    return token or false
+    local scheme = sub(header, 1, 7)
+    if scheme ~= "Bearer " and lower(scheme) ~= "bearer " then
+        if lower(header) == "bearer" then return false end
+        return nil
+    end
+    local token = sub(header, 8)
+    if byte(token, 1) == 32 then token = match(token, "^ +(.*)$") end   -- 1*SP
+    local last = byte(token, -1)
+    if last == 32 or last == 9 then token = match(token, "^(.-)%s*$") end
+    if token == "" or find(token, " ", 1, true) or find(token, "\t", 1, true) then return false end
+    return token
 end
+M.bearer_token = bearer_token
 
 --- Check the request's token for a route (access_by_lua). Returns to let
 -- the request through; otherwise answers and ends the request.

@@ -67,6 +67,16 @@ function M.verify_sha256(ctx, sig, data)
     return false
 end
 
+local key_buf = ffi_new("unsigned char[32]")
+
+--- SHA-256 of `data` (32 bytes), e.g. a cache key for a token.
+-- @tparam string data
+-- @treturn string
+function M.sha256(data)
+    C.SHA256(data, #data, key_buf)
+    return ffi_string(key_buf, 32)
+end
+
 --- `n` cryptographically random bytes.
 function M.random_bytes(n)
     local buf = ffi_new("unsigned char[?]", n)

@@ -125,6 +125,19 @@ http {{
             access_by_lua_block {{ require("authgw.gateway").check({{identity = false}}) }}
             content_by_lua_block {{ ngx.say(ngx.var.auth_user_id == "" and "no identity" or "identity leaked") }}
         }}
+        location = /open {{
+            content_by_lua_block {{ ngx.say("ok") }}
+        }}
+        location = /emptyaccess {{
+            access_by_lua_block {{ return }}
+            content_by_lua_block {{ ngx.say("ok") }}
+        }}
+        location = /checked {{
+            access_by_lua_block {{
+                require("authgw.gateway").check({{permissions = {{GET = "notes:read", ["*"] = "notes:write"}}, identity = true}})
+            }}
+            content_by_lua_block {{ ngx.say("ok") }}
+        }}
         location = /metrics {{
             content_by_lua_block {{ ngx.print(require("authgw.gateway").metrics()) }}
         }}
@@ -262,7 +275,14 @@ def test_valid_token_passes_with_identity(gateway, keys):
 
 
 def test_scheme_is_case_insensitive(gateway, keys):
-    assert get(mint(keys), scheme="bEaReR").status_code == 200
+    token = mint(keys)
+    assert get(token, scheme="bEaReR").status_code == 200
+    assert get(" " + token + " ", scheme="Bearer").status_code == 200  # 1*SP, trailing space
+
+
+def test_bearer_without_token_is_invalid_token(gateway):
+    r = requests.get(BASE + "/notes", headers={"Authorization": "Bearer"})
+    assert_error(r, 401, "invalid_token", 'Bearer realm="api", error="invalid_token"')
 
 
 def test_identity_not_set_when_route_says_no(gateway, keys):
