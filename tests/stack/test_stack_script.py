@@ -11,6 +11,8 @@ their own in a temporary folder.
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -162,6 +164,30 @@ def test_down_stops_exactly_what_that_stack_started(base_url, tmp_path):
         stack("down", env=small, check=False)
         decoy.send_signal(signal.SIGTERM)
         decoy.wait(timeout=10)
+
+
+def test_dotenv_fills_in_only_what_the_environment_leaves_unset(tmp_path):
+    """A checkout with a `.env` (the script and its folder copied, the venv
+    linked): `env` shows the file's ports and URL, and the environment's
+    STACK_DIR over the file's."""
+    repo = tmp_path / "repo"
+    (repo / "scripts").mkdir(parents=True)
+    shutil.copy(ROOT / "scripts" / "stack", repo / "scripts" / "stack")
+    shutil.copytree(ROOT / "scripts" / "stack.d", repo / "scripts" / "stack.d")
+    (repo / ".venv").symlink_to(ROOT / ".venv")
+    (repo / ".env").write_text("# settings of this checkout\nGATEWAY_PORT=1234\nDB_PORT=4321 # MariaDB\n"
+                               "STACK_DIR=from-dotenv\nexport PUBLIC_URL='http://example.test:1234'\n", encoding="utf-8")
+    state = tmp_path / "state"
+    (state / "secrets").mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("GATEWAY_PORT", "DB_PORT", "PUBLIC_URL", "DATABASE_URL")}
+    env["STACK_DIR"] = str(state)
+    result = subprocess.run([str(repo / "scripts" / "stack"), "env"], env=env, capture_output=True, text=True,
+                            timeout=60, check=True)
+    exports = dict(shlex.split(line)[1].split("=", 1) for line in result.stdout.splitlines())
+    assert exports["GATEWAY_URL"] == "http://localhost:1234"
+    assert exports["PUBLIC_URL"] == "http://example.test:1234"
+    assert exports["DATABASE_URL"].startswith("mysql+pymysql://app:") and "@127.0.0.1:4321/auth" in exports["DATABASE_URL"]
+    assert exports["STACK_DIR"] == str(state)
 
 
 @pytest.mark.parametrize("command", [["start", "nosuch"], ["kill"], ["frobnicate"]])
