@@ -329,3 +329,46 @@ def test_a_rotated_key_is_accepted_by_the_running_service_without_a_restart(note
         stack("restart", "backend")
         rotated.unlink(missing_ok=True)
         wait_until(lambda: requests.get(f"{BASE_URL}/api/health/ready", timeout=5).status_code == 200, timeout=60)
+
+
+def _timed_get(origin: str, login) -> tuple[requests.Response, float]:
+    started = time.monotonic()
+    response = requests.get(url(origin, "/api/notes"), headers=login.auth, timeout=15)
+    return response, time.monotonic() - started
+
+
+def test_a_hung_database_gives_503_within_3_seconds_and_notes_recover(notes_up):
+    user = browser_login(unique_email("outage"))
+    create("direct", user, "survives the outage")
+    stack("freeze", "db")
+    try:
+        for origin in ("direct", "gateway") * 3:
+            response, seconds = _timed_get(origin, user)
+            assert response.status_code == 503, (origin, f"{seconds:.1f} s", response.text[:200])
+            assert_error(response, 503, "service_unavailable")
+            assert response.headers["Retry-After"], origin
+            assert seconds <= 3.0, f"{origin}: answered after {seconds:.1f} s"
+        # The process itself is fine; readiness says the database is not.
+        assert requests.get(f"{NOTES_URL}/healthz", timeout=5).status_code == 200
+        assert requests.get(f"{NOTES_URL}/readyz", timeout=10).status_code == 503
+    finally:
+        stack("thaw", "db")
+    back, seconds = wait_until(lambda: requests.get(f"{NOTES_URL}/api/notes", headers=user.auth,
+                                                    timeout=10).status_code == 200, timeout=10)
+    assert back and seconds <= 5, f"notes did not recover within 5 s ({seconds:.1f} s)"
+    assert titles("gateway", user) == ["survives the outage"]
+
+
+def test_notes_keep_answering_while_the_backend_is_hung(notes_up):
+    user = browser_login(unique_email("independent"))
+    create("direct", user, "no backend needed")
+    stack("freeze", "backend")
+    try:
+        for origin in ("direct", "gateway"):
+            for _ in range(3):
+                response, seconds = _timed_get(origin, user)
+                assert response.status_code == 200, (origin, response.status_code, response.text[:200])
+                assert seconds < 1.5, f"{origin}: answered after {seconds:.1f} s"
+        assert titles("direct", user) == ["no backend needed"]
+    finally:
+        stack("thaw", "backend")
