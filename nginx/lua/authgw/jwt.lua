@@ -191,7 +191,7 @@ end
 -- Nothing here is trusted yet: the caller picks the key named by `kid`,
 -- then calls `verify`.
 -- @tparam string token the bearer token (at most MAX_TOKEN_BYTES bytes).
--- @treturn table `{header=, kid=, alg=, signing_input=, payload_b64=, signature_b64=}`
+-- @treturn table `{header=, kid=, alg=, token=, signing_length=, payload_b64=, signature_b64=}`
 -- @return or nil, `{reason=, description=}` (reasons: malformed,
 --   too_large, wrong_type, forbidden_header).
 function M.parse(token)
@@ -225,7 +225,8 @@ function M.parse(token)
         header = checked.header,
         kid = checked.kid,
         alg = checked.alg,
-        signing_input = sub(token, 1, d2 - 1),
+        token = token,
+        signing_length = d2 - 1,   -- the JWS signing input is token[1, d2 - 1]
         payload_b64 = sub(token, d1 + 1, d2 - 1),
         signature_b64 = sub(token, d2 + 1),
     }
@@ -311,7 +312,7 @@ function M.verify_signature(jws, key)
     else
         return false
     end
-    return ossl.verify_sha256(key.ctx, sig, jws.signing_input)
+    return ossl.verify_sha256(key.ctx, sig, jws.token, jws.signing_length)
 end
 
 --- Verify a parsed token against the key its `kid` names.

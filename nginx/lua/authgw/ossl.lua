@@ -58,10 +58,11 @@ function M.verifier(der, alg)
     return ctx, C.EVP_PKEY_get_bits(pkey)
 end
 
---- Verify `sig` (DER ECDSA-Sig-Value or RSA PKCS #1 v1.5) over SHA-256(data).
+--- Verify `sig` (DER ECDSA-Sig-Value or RSA PKCS #1 v1.5) over the SHA-256
+-- of the first `length` bytes of `data` (default: all; no substring made).
 -- @treturn boolean
-function M.verify_sha256(ctx, sig, data)
-    C.SHA256(data, #data, md_buf)
+function M.verify_sha256(ctx, sig, data, length)
+    C.SHA256(data, length or #data, md_buf)
     if C.EVP_PKEY_verify(ctx, sig, #sig, md_buf, 32) == 1 then return true end
     C.ERR_clear_error()
     return false

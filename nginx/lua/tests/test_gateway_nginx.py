@@ -47,6 +47,7 @@ class Stub:
         self.jwks = {"keys": []}
         self.snapshot = {"sessions": {}, "subjects": {}, "roles": {}}
         self.jwks_fetches = 0
+        self.hung = threading.Event()  # set: answer nothing (a SIGSTOPped backend)
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -54,6 +55,9 @@ class Stub:
                 pass
 
             def do_GET(self):
+                if stub.hung.is_set():
+                    time.sleep(30)
+                    return
                 if self.path == "/.well-known/jwks.json":
                     stub.jwks_fetches += 1
                     body, cc = json.dumps(stub.jwks), "max-age=300"
@@ -434,24 +438,41 @@ def test_measure_costs(gateway, keys):
     print("\n" + json.dumps(figures, indent=1) + "\n" + speed)
 
 
-def test_outage_keeps_valid_tokens_until_trust_window(gateway, stub, keys):
-    valid, revoked = mint(keys), mint(keys, sid="revoked-before-outage")
-    stub.snapshot = {**stub.snapshot, "sessions": {**stub.snapshot["sessions"], "revoked-before-outage": 1}}
-    assert wait_for(lambda: get(revoked).status_code == 401, 2.0) is not None
-    assert get(valid).status_code == 200
-    stub.stop()
-    stopped = time.time()
-    fresh = mint(keys)  # new during the outage: verified with the cached keys
-    while time.time() - stopped < TRUST_WINDOW - 1.0:
-        assert get(valid).status_code == 200
-        assert get(fresh).status_code == 200
-        assert get(revoked).status_code == 401
+def check_outage(keys, valid, revoked, fresh, started):
+    """During an outage: valid tokens answered at once, the revoked one
+    refused, until the trust window is over; then 503 Retry-After: 5."""
+    while time.time() - started < TRUST_WINDOW - 1.0:
+        for token, status in ((valid, 200), (fresh, 200), (revoked, 401)):
+            r = get(token)
+            assert r.status_code == status, r.text
+            assert r.elapsed.total_seconds() < 0.5, "a request waited on the backend"
         time.sleep(0.2)
     took = wait_for(lambda: get(valid).status_code == 503, TRUST_WINDOW + 2.0)
     assert took is not None, "never failed closed"
     r = get(valid)
     assert_error(r, 503, "service_unavailable")
     assert r.headers["Retry-After"] == "5"
+
+
+def test_hung_backend_keeps_valid_tokens_then_fails_closed_then_recovers(gateway, stub, keys):
+    valid, revoked = mint(keys), mint(keys, sid="revoked-before-outage")
+    stub.snapshot = {**stub.snapshot, "sessions": {**stub.snapshot["sessions"], "revoked-before-outage": 1}}
+    assert wait_for(lambda: get(revoked).status_code == 401, 2.0) is not None
+    assert get(valid).status_code == 200
+    stub.hung.set()
+    check_outage(keys, valid, revoked, mint(keys), time.time())
+    stub.hung.clear()
+    took = wait_for(lambda: get(valid).status_code == 200, 5.0)
+    assert took is not None, "not back within 5 s of the backend resuming"
+    assert get(revoked).status_code == 401
+    print(f"\nback {took:.2f} s after the backend resumed")
+
+
+def test_stopped_backend_keeps_valid_tokens_until_trust_window(gateway, stub, keys):
+    valid, revoked = mint(keys), mint(keys, sid="revoked-before-outage")
+    assert wait_for(lambda: get(valid).status_code == 200, 2.0) is not None
+    stub.stop()
+    check_outage(keys, valid, revoked, mint(keys), time.time())
 
 
 def test_never_polled_feed_is_503(keys, tmp_path_factory):
