@@ -19,3 +19,45 @@ control_socket_disable = True  # gunicorn 27: no control socket (read-only image
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+
+# Prometheus metrics (docs/operations.md "Metrics"): each worker writes its
+# series to PROMETHEUS_MULTIPROC_DIR (prometheus-client multiprocess mode,
+# emptied at start); the master serves them all on METRICS_BIND, an internal
+# address only. Set before any worker imports prometheus_client.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    import tempfile
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="authgw-metrics-")
+
+
+def on_starting(server):
+    """Empty the metrics folder: series of a previous run are not ours."""
+    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(folder, exist_ok=True)
+    for name in os.listdir(folder):
+        if name.endswith(".db"):
+            os.unlink(os.path.join(folder, name))
+
+
+def when_ready(server):
+    """Serve the workers' metrics on METRICS_BIND (off when empty)."""
+    from authgw.config import load_settings
+    from authgw.observability import start_metrics_server
+
+    # The instance folder create_app uses (entrypoint.sh ran check-config already).
+    address = load_settings(instance_path=os.path.join(os.path.dirname(os.path.abspath(__file__)), "instance")).metrics_address
+    if address is None:
+        return
+    try:
+        start_metrics_server(address)
+    except OSError as exc:  # serving the API matters more than its metrics
+        server.log.error("metrics: cannot listen on %s:%d (%s); no metrics from this instance", *address, exc)
+        return
+    server.log.info("metrics on http://%s:%d/metrics", *address)
+
+
+def child_exit(server, worker):
+    """Drop the live-process gauges of a worker that exited."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -90,13 +90,14 @@ def count_refresh(outcome: str) -> None:
 _HANDLER_NAME = "authgw"
 
 
-def configure_logging(level: str, log_format: str) -> None:
+def configure_logging(level: str, log_format: str, stream=None) -> None:
     """Format every log record of the process as JSON lines or readable lines.
 
     Args:
         level: ``DEBUG``, ``INFO``, ``WARNING`` or ``ERROR``.
         log_format: ``json`` (one object per line: ``timestamp``, ``level``,
             ``logger``, ``event`` and the fields) or ``console``.
+        stream: where lines go (a text file); None: standard error.
     """
     shared = [
         structlog.contextvars.merge_contextvars,
@@ -119,7 +120,7 @@ def configure_logging(level: str, log_format: str) -> None:
     root = logging.getLogger()
     for handler in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
         root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(formatter)
     root.addHandler(handler)

@@ -553,7 +553,11 @@ def build_document(app: Flask, *, public_url: str, issuer: str,
         for path, item in fragment.get("paths", {}).items():
             if path in document["paths"]:
                 raise ValueError(f"{path} is declared by the backend and by a service")
+            item = copy.deepcopy(item)
             document["paths"][path] = item
+            for method, op in item.items():
+                if method in ("get", "put", "post", "delete", "patch") and "operationId" not in op:
+                    op["operationId"] = method + re.sub(r"[^A-Za-z0-9]+", "_", path).rstrip("_")
         for name, schema in fragment.get("components", {}).get("schemas", {}).items():
             document["components"]["schemas"].setdefault(name, schema)
     document["tags"] = [{"name": name, "description": text} for name, text in (
