@@ -7,7 +7,9 @@
 
 local ffi = require "ffi"
 
-local C = ffi.load("libcrypto.so.3")
+-- libcrypto 3 (Debian 12's libssl3, which nginx itself links).
+local ok, C = pcall(ffi.load, "libcrypto.so.3")
+if not ok then C = ffi.load("crypto") end
 local ffi_gc, ffi_new, ffi_string = ffi.gc, ffi.new, ffi.string
 local pcall = pcall
 
