@@ -21,6 +21,7 @@ from .extension import AuthGW
 from .extensions import db, limiter, migrate
 from .gateway_verify import VerifyFastPath
 from .keys import generate_key_file, load_key_set
+from .login_state import EncryptedLoginStateInterface
 from .observability import configure_logging, init_observability
 from .oidc import OpenIDProvider
 from .revocation import RevocationFeed
@@ -77,6 +78,7 @@ def create_app(config: Mapping[str, str] | Settings | None = None) -> Flask:
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         JSON_SORT_KEYS=False,
     )
+    app.session_interface = EncryptedLoginStateInterface()  # docs/login-and-tokens.md
     if settings.trusted_proxy_count:
         n = settings.trusted_proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
