@@ -9,10 +9,13 @@ default. The variables are documented in ``docs/notes.md``.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 
 class ConfigError(Exception):
@@ -41,7 +44,8 @@ class Settings(BaseModel):
 
     #: SQLAlchemy URL of the notes database, e.g.
     #: ``mysql+pymysql://notes:pw@127.0.0.1:3306/notes?charset=utf8mb4``.
-    database_url: str = Field(alias="NOTES_DATABASE_URL", min_length=1)
+    #: With ``NOTES_DATABASE_PASSWORD_FILE`` the password comes from that file.
+    database_url: str = Field(alias="NOTES_DATABASE_URL", min_length=1, repr=False)
     #: ``iss`` the access tokens must carry (the backend's ``JWT_ISSUER``).
     issuer: str = Field(alias="AUTHGW_ISSUER", min_length=1)
     #: ``aud`` the access tokens must carry (the backend's ``JWT_AUDIENCE``).
@@ -79,6 +83,31 @@ class Settings(BaseModel):
         return level
 
 
+def _with_password(url: str, path: str, problems: list[str]) -> str:
+    """Return ``url`` with the password read from the file ``path`` (trailing line breaks dropped).
+
+    The password never has to be spelled into the URL, so it may hold any
+    character (SQLAlchemy escapes it) and lives in a file only the service
+    can read (compose's ``db-init`` writes one).
+    """
+    try:
+        password = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+    except FileNotFoundError:
+        problems.append(f"NOTES_DATABASE_PASSWORD_FILE {path} does not exist")
+        return url
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(f"NOTES_DATABASE_PASSWORD_FILE {path} is not readable ({exc.__class__.__name__})")
+        return url
+    if not password:
+        problems.append(f"NOTES_DATABASE_PASSWORD_FILE {path} is empty")
+        return url
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url  # the URL's own check names the problem
+    return parsed.set(password=password).render_as_string(hide_password=False)
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the settings.
 
@@ -94,12 +123,22 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     source = os.environ if environ is None else environ
     names = {field.alias for field in Settings.model_fields.values()}
     values = {name: source[name] for name in names if source.get(name, "") != ""}
+    problems: list[str] = []
+    password_file = source.get("NOTES_DATABASE_PASSWORD_FILE", "")
+    if password_file:
+        if "NOTES_DATABASE_URL" in values:
+            values["NOTES_DATABASE_URL"] = _with_password(values["NOTES_DATABASE_URL"], password_file, problems)
+        else:
+            problems.append("NOTES_DATABASE_PASSWORD_FILE is set but NOTES_DATABASE_URL is not: "
+                            "the file only supplies the URL's password")
     try:
-        return Settings.model_validate(values)
+        settings = Settings.model_validate(values)
     except ValidationError as exc:
-        problems = []
         for error in exc.errors():
             name = error["loc"][0] if error["loc"] else "settings"
             message = "is required" if error["type"] == "missing" else error["msg"].removeprefix("Value error, ")
             problems.append(f"{name} {message}")
         raise ConfigError(problems) from None
+    if problems:
+        raise ConfigError(problems)
+    return settings

@@ -100,3 +100,22 @@ def test_a_hung_database_answers_503_json_with_retry_after_within_3_seconds(sett
         assert client.get("/healthz").status_code == 200
     finally:
         server.close()
+
+
+def test_the_database_password_can_come_from_a_file(settings_env, tmp_path):
+    secret = tmp_path / "db-password"
+    secret.write_text("p@ss/w:rd\n")
+    env = {**settings_env, "NOTES_DATABASE_URL": "mysql+pymysql://app@db:3306/notes?charset=utf8mb4",
+           "NOTES_DATABASE_PASSWORD_FILE": str(secret)}
+    settings = load_settings(env)
+    url = sa.engine.make_url(settings.database_url)
+    assert url.password == "p@ss/w:rd" and url.username == "app" and url.database == "notes"
+    assert "p@ss" not in repr(settings)
+
+
+def test_a_missing_password_file_is_reported_with_the_other_problems(settings_env, tmp_path):
+    env = {**settings_env, "NOTES_DATABASE_PASSWORD_FILE": str(tmp_path / "nope"), "AUTHGW_ISSUER": ""}
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    text = " ".join(caught.value.problems)
+    assert "NOTES_DATABASE_PASSWORD_FILE" in text and "does not exist" in text and "AUTHGW_ISSUER" in text
