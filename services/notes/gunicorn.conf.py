@@ -19,6 +19,9 @@ keepalive = 30  # seconds; nginx keeps upstream connections open
 timeout = 30
 graceful_timeout = 10
 control_socket_disable = True
+# Worker heartbeat files in memory: works with a read-only root filesystem
+# (containers) and never waits on a slow disk.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # gunicorn answers over-long header fields itself, in HTML (431). Leave room
 # for any header the kit must judge (tokens up to 8192 bytes are checked,
 # longer ones refused as JSON 401 by the kit), so only absurd headers (over
