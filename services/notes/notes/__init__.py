@@ -61,7 +61,8 @@ def create_app(config: Mapping[str, str] | Settings | None = None, *, verifier: 
     init_request_ids(app)
     if verifier is None:
         verifier = TokenVerifier(issuer=settings.issuer, audience=settings.audience, jwks_url=settings.jwks_url,
-                                 revocations_url=settings.revocations_url, trust_window=settings.trust_window)
+                                 revocations_url=settings.revocations_url, trust_window=settings.trust_window,
+                                 algorithms=settings.algorithm_list)
     AuthGWKit(app, verifier=verifier)
     app.extensions["notes"] = settings
 

@@ -56,6 +56,10 @@ class Settings(BaseModel):
     revocations_url: str = Field(alias="AUTHGW_REVOCATIONS_URL")
     #: Seconds the last revocation snapshot is trusted when the feed cannot be read.
     trust_window: int = Field(alias="AUTHGW_TRUST_WINDOW", default=60, ge=1, le=3600)
+    #: Signature algorithms accepted (comma-separated). Each key of the JWK Set
+    #: still verifies only its own ``alg`` (RFC 8725 §3.1), so accepting both
+    #: follows the backend's ``JWT_ALGORITHM`` without a second setting.
+    algorithms: str = Field(alias="AUTHGW_ALGORITHMS", default="ES256,RS256")
     #: Seconds to wait for the database at start before giving up.
     database_wait: int = Field(alias="NOTES_DATABASE_WAIT", default=60, ge=0, le=3600)
     #: Python logging level name.
@@ -73,6 +77,19 @@ class Settings(BaseModel):
     @classmethod
     def _urls(cls, value: str) -> str:
         return _http_url(value)
+
+    @field_validator("algorithms")
+    @classmethod
+    def _algorithms(cls, value: str) -> str:
+        names = [name.strip() for name in value.split(",") if name.strip()]
+        if not names or not set(names) <= {"ES256", "RS256"}:
+            raise ValueError("must list ES256 and/or RS256, comma-separated")
+        return ",".join(names)
+
+    @property
+    def algorithm_list(self) -> tuple[str, ...]:
+        """``algorithms`` as a tuple, e.g. ``("ES256", "RS256")``."""
+        return tuple(self.algorithms.split(","))
 
     @field_validator("log_level")
     @classmethod

@@ -24,11 +24,11 @@ def test_every_missing_setting_is_reported_at_once():
 
 def test_malformed_settings_are_named(settings_env):
     env = {**settings_env, "NOTES_DATABASE_URL": "postgres://x/y", "AUTHGW_JWKS_URL": "file:///etc/passwd",
-           "AUTHGW_TRUST_WINDOW": "soon", "LOG_LEVEL": "chatty"}
+           "AUTHGW_TRUST_WINDOW": "soon", "LOG_LEVEL": "chatty", "AUTHGW_ALGORITHMS": "HS256"}
     with pytest.raises(ConfigError) as caught:
         load_settings(env)
     problems = caught.value.problems
-    assert len(problems) == 4
+    assert len(problems) == 5
     assert any(p.startswith("NOTES_DATABASE_URL") for p in problems)
     assert any(p.startswith("AUTHGW_JWKS_URL") for p in problems)
 
@@ -119,3 +119,63 @@ def test_a_missing_password_file_is_reported_with_the_other_problems(settings_en
         load_settings(env)
     text = " ".join(caught.value.problems)
     assert "NOTES_DATABASE_PASSWORD_FILE" in text and "does not exist" in text and "AUTHGW_ISSUER" in text
+
+
+def test_both_signature_algorithms_are_accepted_by_default(settings_env):
+    assert load_settings(settings_env).algorithm_list == ("ES256", "RS256")
+    assert load_settings({**settings_env, "AUTHGW_ALGORITHMS": " ES256 "}).algorithm_list == ("ES256",)
+
+
+def test_the_verifier_built_from_the_settings_fetches_keys_and_revocations_over_http(settings_env):
+    """The production path: JWK Set and revocation feed over HTTP, an RS256 key accepted."""
+    import json
+    import uuid
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from jwt.algorithms import RSAAlgorithm
+
+    from conftest import AUDIENCE, ISSUER
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(RSAAlgorithm.to_jwk(key.public_key()))
+    jwk.update(kid="rs-1", alg="RS256", use="sig")
+    documents = {"/jwks": {"keys": [jwk]},
+                 "/revocations": {"generated_at": time.time(), "window": 930, "sessions": {"revoked": 1},
+                                  "subjects": {}, "roles": {}}}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps(documents[self.path]).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        env = {**settings_env, "AUTHGW_JWKS_URL": f"{base}/jwks", "AUTHGW_REVOCATIONS_URL": f"{base}/revocations"}
+        upgrade(env["NOTES_DATABASE_URL"])
+        app = create_app(env)
+        client = app.test_client()
+
+        def token(sid):
+            now = int(time.time())
+            claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "9", "iat": now, "exp": now + 600,
+                      "jti": uuid.uuid4().hex, "sid": sid, "email": "n@example.com", "name": "N",
+                      "roles": ["user"], "permissions": ["notes:read"]}
+            return jwt.encode(claims, key, algorithm="RS256", headers={"typ": "at+jwt", "kid": "rs-1"})
+
+        assert client.get("/api/notes", headers={"Authorization": f"Bearer {token('live')}"}).status_code == 200
+        revoked = client.get("/api/notes", headers={"Authorization": f"Bearer {token('revoked')}"})
+        assert revoked.status_code == 401 and revoked.get_json()["error"] == "invalid_token"
+        app.extensions["authgw_kit"].verifier.close()
+    finally:
+        server.shutdown()
