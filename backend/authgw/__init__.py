@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from authgw_kit import StaticKeys, TokenVerifier
 
 from .bearer import verify_token_in_request
+from .bulkhead import DatabaseBulkhead
 from .config import Settings, load_settings
 from .errors import register_error_handlers
 from .extension import AuthGW
@@ -100,9 +101,10 @@ def create_app(config: Mapping[str, str] | Settings | None = None) -> Flask:
     AuthGW().init_app(app, settings=settings, key_set=key_set, verifier=verifier, revocation_feed=feed,
                       provider=provider)
 
-    from .views import admin, api, auth, docs, internal
+    from .views import admin, api, auth, docs, internal, machine
 
     app.register_blueprint(auth.bp)
+    app.register_blueprint(machine.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(internal.bp)
@@ -116,6 +118,11 @@ def create_app(config: Mapping[str, str] | Settings | None = None) -> Flask:
         view = app.view_functions.get(request.endpoint) if request.endpoint else None
         if view is not None and not getattr(view, "public", False):
             verify_token_in_request()
+
+    # After default_deny: a request without a valid token never takes a slot.
+    bulkhead = DatabaseBulkhead(settings.db_concurrency, settings.database_pool_timeout)
+    bulkhead.init_app(app)
+    AuthGW.of(app).bulkhead = bulkhead
 
     @app.after_request
     def security_headers(response):

@@ -17,6 +17,7 @@ from flask import Flask, current_app
 
 if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
     from authgw_kit import TokenVerifier
+    from .bulkhead import DatabaseBulkhead
     from .config import Settings
     from .keys import KeySet
     from .oidc import OpenIDProvider
@@ -36,6 +37,8 @@ class AuthGW:
         revocation_feed (RevocationFeed): revoked sessions and privilege
             changes, refreshed in the background (docs/login-and-tokens.md).
         provider (OpenIDProvider): the OpenID provider sign-in goes to.
+        bulkhead (DatabaseBulkhead | None): bounds database-using requests
+            (set by ``create_app`` once the views are registered).
     """
 
     settings: "Settings"
@@ -43,6 +46,7 @@ class AuthGW:
     verifier: "TokenVerifier"
     revocation_feed: "RevocationFeed"
     provider: "OpenIDProvider"
+    bulkhead: "DatabaseBulkhead | None" = None
 
     def __init__(self, app: Flask | None = None, **state):
         if app is not None:

@@ -33,8 +33,6 @@ PROVIDER = "oidc"
 SCOPE = "openid email profile"
 #: Seconds of clock skew allowed on the ID token's ``exp``/``iat``.
 ID_TOKEN_LEEWAY = 60
-#: Seconds to wait for the provider (discovery, token and JWKS endpoints).
-PROVIDER_TIMEOUT = 10
 _BACKCHANNEL_ENDPOINTS = ("token_endpoint", "jwks_uri", "userinfo_endpoint")
 #: Unfinished logins (tabs, retries) the login-state cookie remembers at once.
 MAX_PENDING_LOGINS = 4
@@ -46,7 +44,7 @@ class OpenIDProvider:
     Each application gets its own Authlib ``OAuth`` registry (so an app built
     after another in the same process never inherits its client or cached
     metadata). The discovery document is fetched on the first login, with
-    ``PROVIDER_TIMEOUT``; a failure is retried at the next login. With a
+    ``OIDC_HTTP_TIMEOUT`` seconds (docs/configuration.md); a failure is retried at the next login. With a
     back-channel URL (compose: the browser reaches the dev IdP at
     ``localhost:9000``, the backend at ``dev-idp:9000``) the discovery,
     token, JWKS and userinfo requests go to that origin while the issuer
@@ -84,7 +82,7 @@ class OpenIDProvider:
                     client_id=self.settings.oidc_client_id,
                     client_secret=self.settings.oidc_client_secret,
                     client_kwargs={"scope": SCOPE, "code_challenge_method": "S256",
-                                   "default_timeout": PROVIDER_TIMEOUT},
+                                   "default_timeout": self.settings.oidc_http_timeout},
                     **metadata,
                 )
                 self._client = self._oauth.create_client(PROVIDER)
@@ -96,7 +94,7 @@ class OpenIDProvider:
         if settings.oidc_backchannel_url:
             url = _on_origin(url, settings.oidc_backchannel_url)
         try:
-            response = requests.get(url, timeout=PROVIDER_TIMEOUT, headers={"Accept": "application/json"})
+            response = requests.get(url, timeout=settings.oidc_http_timeout, headers={"Accept": "application/json"})
             response.raise_for_status()
             metadata = response.json()
         except (requests.RequestException, ValueError) as exc:

@@ -7,18 +7,32 @@ from flask import Blueprint, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..bearer import public, verify_token_in_request
+from ..bulkhead import no_database
 from ..extension import current_authgw
 from ..exceptions import TokenInvalid
-from ..extensions import db
-from ..models import User
+from ..extensions import db, limiter
+from ..models import ServiceAccount, User
+from ..service_accounts import is_client_subject
 
 bp = Blueprint("api", __name__)
 
 
 @bp.get("/api/me")
 def me():
-    """``200 {"id", "email", "name", "picture", "roles", "permissions"}`` of the caller."""
+    """``200 {"id", "email", "name", "picture", "roles", "permissions"}`` of the caller.
+
+    For a service account's token: its ``client_id`` as ``id``, its name,
+    ``email`` and ``picture`` null."""
     claims = verify_token_in_request()
+    if "client_id" in claims or is_client_subject(claims["sub"]):
+        # A service account has no user: its own account, in the same shape
+        # (docs/machine-clients.md "What the API sees").
+        account = db.session.execute(
+            sa.select(ServiceAccount).where(ServiceAccount.client_id == claims["sub"])).scalar_one_or_none()
+        if account is None:
+            raise TokenInvalid("The service account of this access token no longer exists.")
+        return jsonify(id=account.client_id, email=None, name=account.name, picture=None,
+                       roles=account.role_names, permissions=account.permission_names)
     user = db.session.get(User, int(claims["sub"]))
     if user is None:
         raise TokenInvalid("The account of this access token no longer exists.")
@@ -31,6 +45,7 @@ IDENTITY_HEADERS = ("X-Auth-User-Id", "X-Auth-Email", "X-Auth-Roles", "X-Auth-Pe
 
 
 @bp.get("/api/whoami")
+@no_database
 def whoami():
     """Show what a service behind the gateway learns about the caller.
 
@@ -45,6 +60,7 @@ def whoami():
 
 
 @bp.get("/api/public/ping")
+@no_database
 @public
 def public_ping():
     """``200 {"pong": true}`` without a token: the benchmark's baseline."""
@@ -52,6 +68,7 @@ def public_ping():
 
 
 @bp.get("/api/ping")
+@no_database
 def ping():
     """``200 {"pong": true, "sub"}`` with a valid token: the same work as
     ``/api/public/ping`` behind the gateway check and the backend's own."""
@@ -59,6 +76,7 @@ def ping():
 
 
 @bp.get("/api/health")
+@no_database
 @public
 def health():
     """``200 {"status": "ok"}`` while the process is alive."""
@@ -66,22 +84,51 @@ def health():
 
 
 @bp.get("/api/health/ready")
+@no_database
 @public
 def ready():
-    """``200`` when the database answers, else ``503 service_unavailable``."""
+    """Report each dependency; ``200`` when the service can answer, else ``503``.
+
+    Body: ``{"status": "ok"|"unavailable", "database": "ok"|"unreachable",
+    "redis": "ok"|"unreachable"|"not_used", "revocation_feed": {"status":
+    "ok"|"stale", "age_seconds": float|null, "trust_window": seconds}}``.
+    The database decides the status (nothing works without it); Redis only
+    holds rate-limit counters, which fall back to per-process ones, so an
+    unreachable Redis is reported but keeps ``200``. Each check is bounded by
+    its timeouts (docs/operations.md "Timeouts and fallbacks").
+    """
+    state = current_authgw()
     try:
         with db.engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
+        database = "ok"
     except SQLAlchemyError:
-        response = jsonify(status="unavailable", database="unreachable", error="service_unavailable",
-                           error_description="The database is unreachable.")
+        database = "unreachable"
+    redis = "not_used"
+    if state.settings.ratelimit_storage_uri.startswith(("redis", "rediss")):
+        try:
+            redis = "ok" if limiter.storage.check() else "unreachable"
+        except Exception:  # noqa: BLE001 - any storage failure means unreachable
+            redis = "unreachable"
+    feed = state.revocation_feed
+    age = feed.age()
+    feed_ok = age is not None and age <= feed.trust_window
+    body = {"status": "ok" if database == "ok" else "unavailable", "database": database, "redis": redis,
+            "revocation_feed": {"status": "ok" if feed_ok else "stale",
+                                "age_seconds": None if age is None else round(age, 3),
+                                "trust_window": feed.trust_window}}
+    response = jsonify(body)
+    if database != "ok":
+        body.update(error="service_unavailable", error_description="The database is unreachable.")
+        response = jsonify(body)
         response.status_code = 503
         response.headers["Retry-After"] = "5"
-        return response
-    return jsonify(status="ok", database="ok")
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/api/public/info")
+@no_database
 @public
 def public_info():
     """What an anonymous visitor or another service may know about this issuer."""
@@ -96,10 +143,12 @@ def public_info():
         access_token_ttl=settings.access_token_ttl,
         provider="dev-idp" if settings.uses_dev_idp else "openid",
         provider_discovery_url=None if settings.uses_dev_idp else settings.oidc_discovery_url,
+        password_login=settings.password_login,
     )
 
 
 @bp.get("/.well-known/jwks.json")
+@no_database
 @public
 def jwks():
     """RFC 7517 JWK Set of every key whose tokens may still be alive."""

@@ -1,0 +1,106 @@
+"""The database bulkhead: a hung database never takes token-only routes with it.
+
+Every view uses the database unless it is marked ``@no_database`` (the
+token-only routes: ``/api/ping``, health, the JWK Set...). A worker process
+runs at most ``DB_CONCURRENCY`` database-using requests at once (default:
+gunicorn's threads per worker minus one, so one thread always stays free
+for token-only routes). When every slot is taken:
+
+- while the slots' holders are quick (a healthy database under load), the
+  request waits for a slot up to ``DATABASE_POOL_TIMEOUT`` seconds;
+- when a holder has been at it longer than ``SLOW_SECONDS`` (the database
+  is hung or very slow), the request is refused at once with ``503
+  service_unavailable`` and ``Retry-After``, instead of tying up one more
+  thread for seconds.
+
+Numbers and the fault tests: docs/operations.md "Timeouts and fallbacks".
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from typing import Callable
+
+from flask import Flask, g, request
+
+from .exceptions import ServiceUnavailable
+
+#: A slot held longer than this (seconds) marks the database as slow: refuse at once.
+SLOW_SECONDS = 0.5
+
+
+def no_database(view: Callable) -> Callable:
+    """Mark a view as not using the database: the bulkhead never holds it back."""
+    view.needs_database = False
+    return view
+
+
+class DatabaseBulkhead:
+    """Bound the database-using requests of one worker process.
+
+    Args:
+        limit: concurrent database-using requests (>= 1).
+        wait: seconds a request may wait for a slot while the database is
+            healthy (``DATABASE_POOL_TIMEOUT``).
+        clock: monotonic seconds (tests).
+    """
+
+    def __init__(self, limit: int, wait: float, clock: Callable[[], float] = time.monotonic):
+        if limit < 1:
+            raise ValueError("the bulkhead needs at least one slot")
+        self.limit = limit
+        self.wait = wait
+        self._clock = clock
+        self._slots = threading.BoundedSemaphore(limit)
+        self._held: dict[int, float] = {}  # id of the holding request -> when it got its slot
+        self._lock = threading.Lock()
+        self._tickets = itertools.count(1)
+
+    def in_use(self) -> int:
+        """How many slots are held now (metrics)."""
+        return len(self._held)
+
+    def acquire(self) -> int:
+        """Take a slot; return a ticket for ``release``.
+
+        Raises:
+            ServiceUnavailable: no slot: the database is slow (refused at
+                once) or stayed busy for ``wait`` seconds.
+        """
+        if not self._slots.acquire(blocking=False):
+            if self._oldest_age() > SLOW_SECONDS or not self._slots.acquire(timeout=self.wait):
+                raise ServiceUnavailable("The database is not answering; retry shortly.",
+                                         headers={"Retry-After": "5"})
+        with self._lock:
+            ticket = next(self._tickets)
+            self._held[ticket] = self._clock()
+        return ticket
+
+    def release(self, ticket: int) -> None:
+        """Give back the slot of ``ticket`` (idempotent)."""
+        with self._lock:
+            if self._held.pop(ticket, None) is None:
+                return
+        self._slots.release()
+
+    def _oldest_age(self) -> float:
+        with self._lock:
+            return self._clock() - min(self._held.values()) if self._held else 0.0
+
+    def init_app(self, app: Flask) -> None:
+        """Hold a slot around every database-using request of ``app``."""
+
+        @app.before_request
+        def _take_slot():
+            view = app.view_functions.get(request.endpoint) if request.endpoint else None
+            if view is None or not getattr(view, "needs_database", True):
+                return
+            g.bulkhead_ticket = self.acquire()
+
+        @app.teardown_request
+        def _give_back(_exc=None):
+            ticket = g.pop("bulkhead_ticket", None)
+            if ticket is not None:
+                self.release(ticket)
