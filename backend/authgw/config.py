@@ -178,6 +178,8 @@ class Environment(BaseSettings):
     database_pool_size: int = Field(5, ge=1, le=100, validation_alias="DATABASE_POOL_SIZE")
     database_max_overflow: int = Field(10, ge=0, le=100, validation_alias="DATABASE_MAX_OVERFLOW")
     db_concurrency: int | None = Field(None, ge=1, le=200, validation_alias="DB_CONCURRENCY")
+    #: gunicorn's threads per worker (backend/gunicorn.conf.py reads the same variable).
+    gunicorn_threads: int = Field(4, ge=1, le=64, validation_alias="GUNICORN_THREADS")
 
     # -- OpenID provider
     google_client_id: str | None = Field(None, validation_alias="GOOGLE_CLIENT_ID")
@@ -427,7 +429,7 @@ class Settings:
     database_pool_size: int = 5
     database_max_overflow: int = 10
     #: Bulkhead: DB-using requests one worker process runs at once.
-    db_concurrency: int = 15
+    db_concurrency: int = 3
     redis_socket_timeout: float = 1.0
     redis_connect_timeout: float = 1.0
 
@@ -677,7 +679,8 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: str |
         database_pool_timeout=env.database_pool_timeout,
         database_pool_size=env.database_pool_size,
         database_max_overflow=env.database_max_overflow,
-        db_concurrency=env.db_concurrency or pool,
+        # One thread per worker always stays free for token-only routes.
+        db_concurrency=env.db_concurrency or min(pool, max(1, env.gunicorn_threads - 1)),
         redis_socket_timeout=env.redis_socket_timeout,
         redis_connect_timeout=env.redis_connect_timeout,
     )

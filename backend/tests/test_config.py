@@ -347,7 +347,7 @@ def test_turn_two_settings_have_their_documented_defaults(production_env, tmp_pa
     assert (settings.database_connect_timeout, settings.database_read_timeout,
             settings.database_write_timeout, settings.database_pool_timeout) == (2, 3, 3, 2)
     assert (settings.database_pool_size, settings.database_max_overflow) == (5, 10)
-    assert settings.db_concurrency == 15  # pool size + overflow
+    assert settings.db_concurrency == 3  # GUNICORN_THREADS (4) - 1: one thread stays free for token-only routes
     assert (settings.redis_socket_timeout, settings.redis_connect_timeout) == (1, 1)
     assert settings.oidc_http_timeout == 5
     assert settings.password_login is False
