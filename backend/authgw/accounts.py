@@ -5,17 +5,22 @@ say ``email_verified``; with an allowlist set, the email must be listed in
 ``ALLOWED_EMAILS``, allowed ahead of time by an admin, or (for Google
 Workspace accounts) have its hosted domain ``hd`` in
 ``ALLOWED_EMAIL_DOMAINS``; ``ADMIN_EMAILS`` always may and get ``admin``.
-Disabled accounts may not sign in.
+Disabled accounts may not sign in. Local accounts (email + password,
+``PASSWORD_LOGIN=on``) follow the same rules at sign-in
+(docs/local-accounts.md).
 """
 
 from __future__ import annotations
+
+import re
+import secrets
 
 import sqlalchemy as sa
 
 from .audit import record_event
 from .clock import utcnow
 from .config import Settings
-from .exceptions import LoginFailed
+from .exceptions import AccountDisabled, Conflict, InvalidGrant, InvalidRequest, LoginFailed, NotAllowed
 from .extensions import db
 from .models import AllowedEmail, Role, User
 
@@ -118,3 +123,144 @@ def _role(name: str) -> Role:
         role = Role(name=name, description="")
         db.session.add(role)
     return role
+
+
+#: ``users.issuer`` of local accounts (email + password, docs/local-accounts.md):
+#: no OpenID provider vouches for them.
+LOCAL_ISSUER = "local"
+EMAIL_SHAPE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{1,63}$")
+
+
+def normalise_email(email: str) -> str | None:
+    """Return ``email`` trimmed and in lower case, or None when it is not a
+    printable-ASCII email address (it travels in ``X-Auth-Email`` headers)."""
+    if not isinstance(email, str):
+        return None
+    email = email.strip().lower()
+    if len(email) > 254 or not all(0x21 <= ord(ch) < 0x7F for ch in email) or not EMAIL_SHAPE.match(email):
+        return None
+    return email
+
+
+def register_local_account(settings: Settings, email: str, password: str, name: str = "") -> User:
+    """Create a local account (``POST /api/auth/register``). The caller commits.
+
+    The email is not verified (docs/local-accounts.md), so registration
+    never hands out ``admin``: an address of ``ADMIN_EMAILS`` gets its
+    account from an operator (``flask users set-password``), and the role
+    at its first sign-in, as with Google.
+
+    Args:
+        settings: allowlist and admin settings.
+        email, password, name: as sent; ``name`` defaults to the email's
+            local part.
+
+    Returns:
+        User: the new active account with the ``user`` role.
+
+    Raises:
+        InvalidRequest: not an email address, or the password breaks a
+            rule (said in words).
+        NotAllowed: the allowlist does not list the email, or it is one of
+            ``ADMIN_EMAILS``.
+        Conflict: an account already has this email.
+    """
+    from .passwords import hash_password, password_problem
+
+    address = normalise_email(email)
+    if address is None:
+        raise InvalidRequest("email must be an email address.")
+    if address in settings.admin_emails:
+        raise NotAllowed("An administrator's account is created by an operator, not by registration.")
+    if not is_email_allowed(settings, address, None):
+        raise NotAllowed("This email address may not register here.")
+    if db.session.execute(sa.select(User.id).where(User.email == address)).first() is not None:
+        raise Conflict("email: an account with this email already exists; sign in instead.")
+    problem = password_problem(password, user_inputs=(address, address.split("@")[0], name))
+    if problem:
+        raise InvalidRequest(problem + ".")
+    now = utcnow()
+    user = User(issuer=LOCAL_ISSUER, subject=secrets.token_urlsafe(16), email=address,
+                name=(name.strip() or address.split("@")[0])[:255], created_at=now, active=True,
+                password_hash=hash_password(password))
+    user.roles.append(_role(DEFAULT_ROLE))
+    db.session.add(user)
+    db.session.flush()
+    record_event("user_registered", user_id=user.id, email=address)
+    return user
+
+
+def set_local_password(settings: Settings, email: str, password: str) -> tuple[User, bool]:
+    """Set the password of the account with ``email``, creating a local
+    account when there is none (``flask users set-password``: the operator
+    vouches for the address). The caller commits.
+
+    Returns:
+        (user, created): the account and whether it was created.
+
+    Raises:
+        InvalidRequest: not an email address, or the password breaks a rule.
+    """
+    from .passwords import hash_password, password_problem
+
+    address = normalise_email(email)
+    if address is None:
+        raise InvalidRequest("email must be an email address.")
+    user = db.session.execute(sa.select(User).where(User.email == address)).scalar_one_or_none()
+    problem = password_problem(password, user_inputs=(address, address.split("@")[0], user.name if user else ""))
+    if problem:
+        raise InvalidRequest(problem + ".")
+    created = user is None
+    if created:
+        user = User(issuer=LOCAL_ISSUER, subject=secrets.token_urlsafe(16), email=address,
+                    name=address.split("@")[0], created_at=utcnow(), active=True)
+        user.roles.append(_role(DEFAULT_ROLE))
+        db.session.add(user)
+    user.password_hash = hash_password(password)
+    # A new password ends the sessions opened with the old one.
+    from .sessions import revoke_user_sessions
+
+    db.session.flush()
+    revoked = 0 if created else revoke_user_sessions(user.id, reason="password_set")
+    record_event("password_set", user_id=user.id, email=address, created=created, sessions_revoked=revoked)
+    return user, created
+
+
+def authenticate_local(settings: Settings, email: str, password: str) -> User:
+    """Check an email and password (``POST /api/auth/login/password``) and
+    prepare the account for a new session, as ``provision_user`` does at a
+    provider sign-in: allowlist, ``ADMIN_EMAILS``, disabled accounts,
+    ``last_login_at``. The caller commits.
+
+    A wrong password, an unknown email and an account without a password
+    raise the same ``InvalidGrant``, after an Argon2 verification each
+    (against a dummy hash when there is no account), so neither the answer
+    nor its time tells which.
+
+    Raises:
+        InvalidGrant: no such email, no password, or a wrong password.
+        NotAllowed: the right password, but the allowlist no longer lists the email.
+        AccountDisabled: the right password, but the account is disabled.
+    """
+    from .passwords import hash_password, verify_password
+
+    address = normalise_email(email)
+    user = None
+    if address is not None:
+        user = db.session.execute(sa.select(User).where(User.email == address)).scalar_one_or_none()
+    ok, needs_rehash = verify_password(user.password_hash if user is not None else None, password)
+    if not ok:
+        raise InvalidGrant("The email or password is wrong.")
+    if not is_email_allowed(settings, address, None):
+        raise NotAllowed("This email address may not sign in here.")
+    if not user.active:
+        raise AccountDisabled()
+    if needs_rehash:
+        user.password_hash = hash_password(password)
+    user.last_login_at = utcnow()
+    if address in settings.admin_emails and ADMIN_ROLE not in user.role_names:
+        user.roles.append(_role(ADMIN_ROLE))
+        db.session.flush()
+        record_event("roles_changed", user_id=user.id, email=address, added=[ADMIN_ROLE], reason="ADMIN_EMAILS")
+    db.session.flush()
+    return user

@@ -42,12 +42,15 @@ class Actor:
     """Who performs an admin operation through the API.
 
     Attributes:
-        id: the caller's user id (audit ``actor_id``).
+        id: the caller's user id (audit ``actor_id``); None for a service
+            account (docs/machine-clients.md).
         permissions: the permissions of the caller's access token.
+        client_id: the service account acting, if the caller is one.
     """
 
-    id: int
+    id: int | None
     permissions: frozenset[str]
+    client_id: str | None = None
 
 
 def _actor_id(actor: Actor | None) -> int | None:
@@ -66,6 +69,8 @@ def _require_holds(actor: Actor | None, needed, operation: str, **details) -> No
     missing = sorted(set(needed) - actor.permissions)
     if missing:
         db.session.rollback()
+        if actor.client_id is not None:
+            details = {**details, "actor_client_id": actor.client_id}
         record_event("escalation_refused", actor_id=actor.id, operation=operation, missing=missing, **details)
         db.session.commit()
         raise InsufficientScope(f"This would need the permission {' and '.join(missing)}, which you do not hold.")

@@ -3,7 +3,10 @@
 Events name what happened (``login_succeeded``, ``login_failed``,
 ``refresh_token_reused``, ``logout``, ``logout_all``, ``session_revoked``,
 ``roles_changed``, ``user_activated``, ``user_deactivated``,
-``email_allowed``, ``role_created``, ``role_permissions_changed``). Details
+``email_allowed``, ``role_created``, ``role_permissions_changed``,
+``escalation_refused``, ``service_account_created``,
+``service_account_secret_rotated``, ``service_account_deleted``,
+``client_authentication_failed``, ``user_registered``, ``password_set``). Details
 are small JSON objects and never contain a token.
 """
 
@@ -19,6 +22,8 @@ EVENTS = frozenset({
     "login_succeeded", "login_failed", "refresh_token_reused", "logout", "logout_all",
     "session_revoked", "roles_changed", "user_activated", "user_deactivated",
     "email_allowed", "role_created", "role_permissions_changed", "escalation_refused",
+    "service_account_created", "service_account_secret_rotated", "service_account_deleted",
+    "client_authentication_failed", "user_registered", "password_set",
 })
 
 

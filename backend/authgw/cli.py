@@ -1,10 +1,12 @@
-"""``flask`` commands for operators: database wait, purge, users and roles."""
+"""``flask`` commands for operators: database wait, purge, users (and their
+passwords), roles, service accounts."""
 
 from __future__ import annotations
 
 import time
 
 import click
+import tenacity
 import sqlalchemy as sa
 from flask import Flask
 from flask.cli import AppGroup
@@ -27,18 +29,20 @@ def wait_for_database(timeout: float = 60.0, first_delay: float = 0.25, max_dela
         click.ClickException: still unreachable after ``timeout``.
     """
     start = time.monotonic()
-    delay = first_delay
-    while True:
-        try:
-            with db.engine.connect() as connection:
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(OperationalError),
+        wait=tenacity.wait_exponential(multiplier=first_delay, max=max_delay),
+        stop=tenacity.stop_after_delay(timeout),
+        reraise=True,
+    )
+    try:
+        for attempt in retrying:
+            with attempt, db.engine.connect() as connection:
                 connection.execute(sa.text("SELECT 1"))
-            return time.monotonic() - start
-        except OperationalError as exc:
-            waited = time.monotonic() - start
-            if waited >= timeout:
-                raise click.ClickException(f"database unreachable after {waited:.0f} s: {exc.orig}") from None
-            time.sleep(min(delay, max(0.0, timeout - waited)))
-            delay = min(delay * 2, max_delay)
+    except OperationalError as exc:
+        waited = time.monotonic() - start
+        raise click.ClickException(f"database unreachable after {waited:.0f} s: {exc.orig}") from None
+    return time.monotonic() - start
 
 
 def register_cli(app: Flask) -> None:
@@ -87,6 +91,13 @@ def _run(operation):
     except APIError as exc:
         db.session.rollback()
         raise click.ClickException(exc.description) from None
+
+
+#: ``flask users seed-demo``: development accounts (email, password, extra role).
+DEMO_ACCOUNTS = (
+    ("demo-user@example.test", "demo user horse battery", "user"),
+    ("demo-admin@example.test", "demo admin staple lantern", "admin"),
+)
 
 
 def register_admin_cli(app: Flask) -> None:
@@ -151,6 +162,39 @@ def register_admin_cli(app: Flask) -> None:
         row = _run(lambda: admin.allow_email(email, None))
         click.echo(f"allowed {row.email}")
 
+    @users.command("set-password")
+    @click.argument("email")
+    def users_set_password(email):
+        """Set the password of EMAIL, creating a local account if there is none.
+
+        The password is read from the terminal, twice, never from the
+        command line (shell history, process list)."""
+        from flask import current_app
+
+        from .accounts import set_local_password
+        from .extension import AuthGW
+
+        password = click.prompt("New password", hide_input=True, confirmation_prompt="Repeat the password")
+        user, created = _run(lambda: set_local_password(AuthGW.of(current_app).settings, email, password))
+        click.echo(f"{'created' if created else 'updated'} local account {user.email} (id {user.id})")
+
+    @users.command("seed-demo")
+    def users_seed_demo():
+        """Create demo local accounts (development only; refused when APP_ENV=production)."""
+        from flask import current_app
+
+        from .accounts import set_local_password
+        from .extension import AuthGW
+
+        settings = AuthGW.of(current_app).settings
+        if settings.is_production:
+            raise click.ClickException("seed-demo is refused when APP_ENV=production")
+        for email, password, role in DEMO_ACCOUNTS:
+            user, _created = _run(lambda: set_local_password(settings, email, password))
+            if role != "user":
+                _run(lambda: admin.grant_role(user, role, None))
+            click.echo(f"{email}  password: {password}  roles: {','.join(user.role_names)}")
+
     @roles.command("list")
     def roles_list():
         """List roles and their permissions."""
@@ -173,3 +217,47 @@ def register_admin_cli(app: Flask) -> None:
         """Replace the permissions of role NAME with PERMISSIONS."""
         role = _run(lambda: admin.set_role_permissions(name, list(permissions), None))
         click.echo(f"{role.name}: {','.join(sorted(p.name for p in role.permissions)) or '(none)'}")
+
+    register_service_account_cli(app)
+
+
+def register_service_account_cli(app: Flask) -> None:
+    """``flask service-accounts create|list|rotate|delete``: the bootstrap
+    tool for machine clients (unrestricted, audited with no actor)."""
+    from . import service_accounts
+
+    group = AppGroup("service-accounts", help="Create, list, rotate and delete service accounts (machine clients).")
+    app.cli.add_command(group)
+
+    @group.command("create")
+    @click.argument("name")
+    @click.option("--role", "-r", "roles", multiple=True, help="A role whose permissions its tokens carry (repeatable).")
+    def create(name, roles):
+        """Create service account NAME; print its client id and secret (shown once)."""
+        account, secret = _run(lambda: service_accounts.create_service_account(
+            {"name": name, "roles": list(roles)}, None))
+        click.echo(f"client_id:     {account.client_id}")
+        click.echo(f"client_secret: {secret}")
+        click.echo("The secret is shown only now; store it in the client's secret store.", err=True)
+
+    @group.command("list")
+    def list_():
+        """List service accounts (never their secrets)."""
+        accounts = _run(service_accounts.list_service_accounts)
+        for account in accounts:
+            click.echo(f"{account.client_id}  {account.name:<30} {','.join(account.role_names) or '-'}")
+        click.echo(f"{len(accounts)} service account(s)")
+
+    @group.command("rotate")
+    @click.argument("client_id")
+    def rotate(client_id):
+        """Give CLIENT_ID a new secret (printed once); the old one stops at once."""
+        _account, secret = _run(lambda: service_accounts.rotate_secret(client_id, None))
+        click.echo(f"client_secret: {secret}")
+
+    @group.command("delete")
+    @click.argument("client_id")
+    def delete(client_id):
+        """Delete CLIENT_ID; its access tokens are refused within seconds."""
+        _run(lambda: service_accounts.delete_service_account(client_id, None))
+        click.echo(f"deleted {client_id}")

@@ -105,6 +105,56 @@ class InvalidGrant(APIError):
         return f'Bearer realm="{REALM}"'
 
 
+class InvalidClient(APIError):
+    """401 ``invalid_client``: client authentication failed at the token
+    endpoint: unknown client, wrong secret, or none sent (RFC 6749 §5.2).
+
+    The answer carries ``WWW-Authenticate: Basic realm="api"``: RFC 6749
+    §5.2 requires it when the client used HTTP Basic, and HTTP (RFC 9110
+    §15.5.2) requires a challenge on every 401, so it is sent every time.
+    """
+
+    code = 401
+    error = "invalid_client"
+    description = "Client authentication failed."
+
+    def www_authenticate(self) -> str:
+        return f'Basic realm="{REALM}"'
+
+
+class UnsupportedGrantType(APIError):
+    """400 ``unsupported_grant_type`` (RFC 6749 §5.2): only
+    ``client_credentials`` is offered; ``password`` never is (RFC 9700 §2.4)."""
+
+    code = 400
+    error = "unsupported_grant_type"
+    description = "This grant type is not supported; use grant_type=client_credentials."
+
+
+class InvalidScope(APIError):
+    """400 ``invalid_scope`` (RFC 6749 §5.2)."""
+
+    code = 400
+    error = "invalid_scope"
+    description = "Scopes are not supported: the token carries the permissions of the account's roles."
+
+
+class NotAllowed(APIError):
+    """403 ``not_allowed``: the email is not on the allowlist (docs/authorization.md)."""
+
+    code = 403
+    error = "not_allowed"
+    description = "This email address may not sign in here."
+
+
+class AccountDisabled(APIError):
+    """403 ``account_disabled``: an administrator disabled the account."""
+
+    code = 403
+    error = "account_disabled"
+    description = "This account is disabled."
+
+
 class OriginRejected(APIError):
     """403 ``invalid_origin``: a cookie-authenticated request without our Origin."""
 

@@ -1,4 +1,5 @@
-"""Database schema: users, roles, permissions, sessions, refresh tokens, audit.
+"""Database schema: users, roles, permissions, sessions, refresh tokens, audit,
+service accounts.
 
 Works on MySQL 8 and MariaDB 10.11 (utf8mb4, every indexed column short
 enough for InnoDB's 3072-byte key limit) and on SQLite for unit tests. The
@@ -107,6 +108,8 @@ class User(db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     #: Unix seconds: this user's tokens issued before are refused (a role was removed).
     tokens_valid_after: Mapped[int | None] = mapped_column(sa.Integer, nullable=True, index=True)
+    #: Argon2id hash (PHC string) of a local account's password; None: no password sign-in.
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255), nullable=True)
     roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin", order_by="Role.name")
 
     @property
@@ -117,6 +120,61 @@ class User(db.Model):
     def permission_names(self) -> list[str]:
         """The union of the user's roles' permissions, sorted."""
         return sorted({perm.name for role in self.roles for perm in role.permissions})
+
+
+service_account_roles = sa.Table(
+    "service_account_roles",
+    db.metadata,
+    sa.Column("service_account_id", sa.Integer, sa.ForeignKey("service_accounts.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("role_id", sa.Integer, sa.ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True),
+    **MYSQL_TABLE_ARGS,
+)
+
+
+class ServiceAccount(db.Model):
+    """A machine client of the client credentials grant (RFC 6749 §4.4).
+
+    Its secret is stored only as a SHA-256 hash (docs/machine-clients.md
+    explains why not Argon2 for 256-bit random secrets). Deletion removes the
+    row and sets a revocation cutoff, so no soft-delete flag is kept.
+    """
+
+    __tablename__ = "service_accounts"
+    __table_args__ = MYSQL_TABLE_ARGS
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(sa.String(64), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    secret_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    created_by_id: Mapped[int | None] = mapped_column(sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL"),
+                                                      nullable=True)
+    secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    roles: Mapped[list[Role]] = relationship(secondary=service_account_roles, lazy="selectin", order_by="Role.name")
+
+    @property
+    def role_names(self) -> list[str]:
+        return sorted(role.name for role in self.roles)
+
+    @property
+    def permission_names(self) -> list[str]:
+        """The union of the account's roles' permissions, sorted."""
+        return sorted({perm.name for role in self.roles for perm in role.permissions})
+
+
+class ServiceAccountCutoff(db.Model):
+    """Unix seconds before which the access tokens of ``client_id`` are refused
+    (a rotated secret or a deleted account): the ``subjects`` part of the
+    revocation feed. Kept apart from ``service_accounts`` so a deleted
+    account's cutoff outlives its row for the access-token window."""
+
+    __tablename__ = "service_account_cutoffs"
+    __table_args__ = (sa.Index("ix_service_account_cutoffs_not_before", "not_before"), MYSQL_TABLE_ARGS)
+
+    client_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    not_before: Mapped[int] = mapped_column(sa.Integer, nullable=False)
 
 
 class AllowedEmail(db.Model):

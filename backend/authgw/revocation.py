@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from authgw_kit import InvalidToken, RevocationList
 
 from .clock import utcnow
-from .models import Role, Session, User
+from .models import Role, ServiceAccountCutoff, Session, User
 
 
 def read_snapshot(connection, window: float, now=None) -> dict:
@@ -57,59 +57,20 @@ def read_snapshot(connection, window: float, now=None) -> dict:
     roles = connection.execute(
         sa.select(Role.name, Role.tokens_valid_after).where(Role.tokens_valid_after >= horizon)
     ).all()
-    snapshot = {
-        "generated_at": now.timestamp(),
-        "window": int(window),
-        "sessions": {sid: int(revoked_at.timestamp()) for sid, revoked_at in rows},
-        "subjects": {str(user_id): cutoff for user_id, cutoff in subjects},
-        "roles": dict(roles),
-    }
-    return snapshot
-
-def read_snapshot(connection, window: float, now=None) -> dict:
-    """Read the revocation snapshot that gateways and services poll.
-
-    The shape of ``GET /api/internal/revocations`` (docs/login-and-tokens.md
-    "The revocation feed"): a full snapshot, never a diff, so that a poller
-    needs no clock agreement with this host.
-
-    Args:
-        connection: SQLAlchemy connection (its own, outside any request
-            transaction).
-        window: seconds covered: a revocation older than this concerns
-            only expired tokens (access-token TTL + leeway).
-        now: aware UTC datetime (default ``utcnow()``).
-
-    Returns:
-        dict: ``{"generated_at": float, "window": int, "sessions": {sid:
-        revoked_at}, "subjects": {sub: not_before}, "roles": {role:
-        not_before}}``; times are Unix seconds (ints except
-        ``generated_at``).
-
-    Raises:
-        sqlalchemy.exc.SQLAlchemyError: the database cannot be read.
-    """
-    now = now or utcnow()
-    since = now - timedelta(seconds=window)
-    horizon = int(since.timestamp())
-    rows = connection.execute(
-        sa.select(Session.id, Session.revoked_at).where(Session.revoked_at >= since)
-    ).all()
-    subjects = connection.execute(
-        sa.select(User.id, User.tokens_valid_after).where(User.tokens_valid_after >= horizon)
-    ).all()
-    roles = connection.execute(
-        sa.select(Role.name, Role.tokens_valid_after).where(Role.tokens_valid_after >= horizon)
+    # Service accounts' tokens have sub = client_id (docs/machine-clients.md):
+    # a rotated secret or a deleted account is a subject cutoff too.
+    clients = connection.execute(
+        sa.select(ServiceAccountCutoff.client_id, ServiceAccountCutoff.not_before)
+        .where(ServiceAccountCutoff.not_before >= horizon)
     ).all()
     snapshot = {
         "generated_at": now.timestamp(),
         "window": int(window),
         "sessions": {sid: int(revoked_at.timestamp()) for sid, revoked_at in rows},
-        "subjects": {str(user_id): cutoff for user_id, cutoff in subjects},
+        "subjects": {**{str(user_id): cutoff for user_id, cutoff in subjects}, **dict(clients)},
         "roles": dict(roles),
     }
     return snapshot
-
 
 
 class RevocationFeed(RevocationList):

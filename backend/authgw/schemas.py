@@ -97,6 +97,50 @@ class AuditSearch(Paging):
     event: str | None = None
 
 
+class ServiceAccountCreate(_Input):
+    """``POST /api/admin/service-accounts`` (docs/machine-clients.md)."""
+
+    name: Annotated[StrictStr, Field(min_length=1, max_length=255, description="what the client is, for people")]
+    roles: list[StrictStr] = Field(default_factory=list, description="roles whose permissions its tokens carry")
+
+    messages: ClassVar[dict[str, str]] = {
+        "name": "must be a string of 1-255 characters",
+        "roles": "must be an array of role names",
+    }
+
+
+#: Password length bounds of local accounts (docs/local-accounts.md), in characters.
+PASSWORD_MIN_LENGTH = 12
+PASSWORD_MAX_LENGTH = 128
+
+
+class PasswordRegister(_Input):
+    """``POST /api/auth/register`` (docs/local-accounts.md); the password's
+    rules that need the common-password list are checked by ``passwords.py``."""
+
+    email: Annotated[StrictStr, Field(min_length=3, max_length=254)]
+    password: Annotated[StrictStr, Field(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH)]
+    name: Annotated[StrictStr, Field(max_length=255)] = ""
+
+    messages: ClassVar[dict[str, str]] = {
+        "email": "must be an email address of at most 254 characters",
+        "password": f"must be {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters long",
+        "name": "must be a string of at most 255 characters",
+    }
+
+
+class PasswordLogin(_Input):
+    """``POST /api/auth/login/password``."""
+
+    email: Annotated[StrictStr, Field(min_length=1, max_length=254)]
+    password: Annotated[StrictStr, Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)]
+
+    messages: ClassVar[dict[str, str]] = {
+        "email": "must be an email address of at most 254 characters",
+        "password": f"must be a string of at most {PASSWORD_MAX_LENGTH} characters",
+    }
+
+
 # -- answers -------------------------------------------------------------------
 
 
@@ -136,6 +180,35 @@ class AuditEventOut(BaseModel):
     ip: str | None
     user_agent: str | None
     details: dict[str, Any] | None
+
+
+class ServiceAccountSummary(BaseModel):
+    """A service account as listed (never its secret)."""
+
+    client_id: str = Field(examples=["sa_Q2hhbmdlTWUxMjM0"])
+    name: str
+    roles: list[str]
+    permissions: list[str]
+    created_at: str | None = Field(description="RFC 3339")
+    created_by: str | None = Field(description="id of the user who created it; null: the CLI")
+    secret_rotated_at: str | None = Field(description="RFC 3339")
+    last_used_at: str | None = Field(description="RFC 3339: last token issued")
+
+
+class ServiceAccountCreated(BaseModel):
+    """``201`` of ``POST /api/admin/service-accounts``: the only time the secret is shown."""
+
+    client_id: str
+    client_secret: str
+    name: str
+    roles: list[str]
+    created_at: str | None = Field(description="RFC 3339")
+
+
+class ClientSecret(BaseModel):
+    """``200`` of ``POST /api/admin/service-accounts/<client_id>/secret``."""
+
+    client_secret: str
 
 
 Item = TypeVar("Item")

@@ -1,4 +1,4 @@
-"""``/api/admin/*``: users, roles, allowed emails, audit log.
+"""``/api/admin/*``: users, roles, allowed emails, service accounts, audit log.
 
 Each route needs the permission docs/interface.md names ("Authorization"); a valid
 token without it gets ``403 insufficient_scope``. Writes are rate limited.
@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from .. import admin
+from .. import admin, service_accounts
 from ..bearer import require_any_permission, require_permission
 from ..extension import current_authgw
 from ..clock import rfc3339
 from ..exceptions import InvalidRequest
 from ..extensions import db, limiter
-from ..schemas import AllowEmail, RoleCreate, parse
+from ..schemas import AllowEmail, RoleCreate, ServiceAccountCreate, parse
 from ..sessions import live_sessions
 
 bp = Blueprint("admin", __name__, url_prefix="/api/admin")
@@ -27,7 +27,10 @@ def _write_limit() -> str:
 def _actor() -> admin.Actor:
     """The caller, with the permissions of its verified access token."""
     claims = g.token_claims
-    return admin.Actor(id=int(claims["sub"]), permissions=frozenset(claims["permissions"]))
+    permissions = frozenset(claims["permissions"])
+    if "client_id" in claims or service_accounts.is_client_subject(claims["sub"]):
+        return admin.Actor(id=None, permissions=permissions, client_id=claims["sub"])
+    return admin.Actor(id=int(claims["sub"]), permissions=permissions)
 
 
 def _json_body():
@@ -131,3 +134,50 @@ def put_role_permissions(name):
 def audit():
     """``?user_id=&event=&page=&per_page=`` → ``{"events", "page", "per_page", "total"}``, newest first."""
     return jsonify(admin.search_audit(request.args))
+
+
+@bp.get("/service-accounts")
+@require_permission("service_accounts:write")
+def list_service_accounts():
+    """``{"service_accounts": [ServiceAccountSummary...]}``, never a secret."""
+    return jsonify(service_accounts=[service_accounts.summary(account)
+                                     for account in service_accounts.list_service_accounts()])
+
+
+@bp.post("/service-accounts")
+@require_permission("service_accounts:write")
+@limiter.limit(_write_limit)
+def create_service_account():
+    """``{"name", "roles": [...]}`` → ``201 {"client_id", "client_secret", "name", "roles", "created_at"}``:
+    the only answer that shows the secret. Handing out a role needs every
+    permission it grants (403 ``insufficient_scope``)."""
+    body = parse(ServiceAccountCreate, _json_body())
+    account, secret = service_accounts.create_service_account(body, _actor())
+    db.session.commit()
+    response = jsonify(client_id=account.client_id, client_secret=secret, name=account.name,
+                       roles=account.role_names, created_at=rfc3339(account.created_at))
+    response.headers["Cache-Control"] = "no-store"
+    return response, 201
+
+
+@bp.post("/service-accounts/<client_id>/secret")
+@require_permission("service_accounts:write")
+@limiter.limit(_write_limit)
+def rotate_service_account_secret(client_id):
+    """``200 {"client_secret"}``: a new secret; the old one stops at once and
+    the account's earlier access tokens are refused within seconds."""
+    _account, secret = service_accounts.rotate_secret(client_id, _actor())
+    db.session.commit()
+    response = jsonify(client_secret=secret)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.delete("/service-accounts/<client_id>")
+@require_permission("service_accounts:write")
+@limiter.limit(_write_limit)
+def delete_service_account(client_id):
+    """``204``: the account is gone and its access tokens are refused within seconds."""
+    service_accounts.delete_service_account(client_id, _actor())
+    db.session.commit()
+    return Response(status=204)

@@ -1,7 +1,8 @@
-"""``/api/auth/*``: browser login, token refresh, logout, sessions.
+"""``/api/auth/*``: browser login, token refresh, logout, sessions, and
+local accounts (register, password sign-in) when ``PASSWORD_LOGIN=on``.
 
 Shapes, status codes and cookies are docs/interface.md's ("Browser login",
-"Tokens", "Protected API").
+"Tokens", "Protected API") and docs/local-accounts.md's.
 """
 
 from __future__ import annotations
@@ -13,16 +14,19 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, jsonify, redirect, request
 from werkzeug.exceptions import UnsupportedMediaType
 
-from ..accounts import provision_user
+from ..accounts import authenticate_local, normalise_email, provision_user, register_local_account
 from ..audit import record_event
 from ..bearer import bearer_token_from_request, public, verify_token_in_request
 from ..clock import rfc3339
-from ..exceptions import InvalidGrant, InvalidRequest, LoginFailed, NotFound, OriginRejected, TokenInvalid
+from ..exceptions import (AccountDisabled, InsufficientScope, InvalidGrant, InvalidRequest, LoginFailed, NotAllowed,
+                          NotFound, OriginRejected, TokenInvalid)
 from ..extensions import db, limiter
 from ..models import Session
 from ..oidc import authorization_url, complete_login
 from ..redirects import safe_next_path
 from ..extension import current_authgw
+from ..schemas import PasswordLogin, PasswordRegister, parse
+from ..service_accounts import is_client_subject
 from ..sessions import (MAX_REFRESH_TOKEN_LENGTH, find_session_by_refresh_token, grant_for_session, live_sessions,
                         open_session, revoke_session, revoke_user_sessions, rotate_refresh_token)
 from ..tokens import mint_access_token
@@ -33,6 +37,9 @@ bp = Blueprint("auth", __name__, url_prefix="/api/auth")
 REFRESH_COOKIE = "refresh_token"
 REFRESH_COOKIE_PATH = "/api/auth"
 MAX_LOGIN_HINT_LENGTH = 254
+#: Failed password sign-ins allowed per account, whatever the client's
+#: address (docs/local-accounts.md "Guessing"); successes do not count.
+PASSWORD_FAILURES_PER_ACCOUNT = "5 per minute;20 per hour"
 
 
 def _settings():
@@ -65,6 +72,25 @@ def _signed_out() -> Response:
     response = Response(status=204)
     _clear_refresh_cookie(response)
     return _no_store(response)
+
+
+def _start_session(user, method: str):
+    """Open a session for a signed-in ``user`` and commit it with its
+    ``login_succeeded`` event: what every sign-in (provider or password)
+    does. Returns ``(session_row, refresh_token_raw)``."""
+    session_row, refresh_raw = open_session(user, user_agent=request.user_agent.string, ip=_client_ip(),
+                                            ttl=_settings().refresh_token_ttl)
+    record_event("login_succeeded", user_id=user.id, email=user.email, session_id=session_row.id, method=method)
+    db.session.commit()
+    return session_row, refresh_raw
+
+
+def _user_id(claims: dict) -> int:
+    """The user id of a user's access token; a service account's token has
+    no sessions to list or end (403)."""
+    if "client_id" in claims or is_client_subject(claims["sub"]):
+        raise InsufficientScope("A service account has no sessions.")
+    return int(claims["sub"])
 
 
 def _no_store(response: Response) -> Response:
@@ -114,10 +140,7 @@ def callback():
         claims, next_path = complete_login()
         email = claims.get("email") if isinstance(claims.get("email"), str) else None
         user = provision_user(settings, claims)
-        session_row, refresh_raw = open_session(user, user_agent=request.user_agent.string, ip=_client_ip(),
-                                                ttl=settings.refresh_token_ttl)
-        record_event("login_succeeded", user_id=user.id, email=user.email, session_id=session_row.id)
-        db.session.commit()
+        session_row, refresh_raw = _start_session(user, "openid")
     except LoginFailed as failure:
         db.session.rollback()
         log.info("login failed: %s", failure.code)
@@ -217,7 +240,7 @@ def logout():
 def logout_all():
     """Revoke every session of the caller; 204."""
     claims = verify_token_in_request()
-    user_id = int(claims["sub"])
+    user_id = _user_id(claims)
     count = revoke_user_sessions(user_id, reason="logout_all")
     record_event("logout_all", user_id=user_id, sessions=count)
     db.session.commit()
@@ -228,7 +251,7 @@ def logout_all():
 def list_sessions():
     """``200 {"sessions": [{"id", "created_at", "last_used_at", "user_agent", "ip", "current"}]}``."""
     claims = verify_token_in_request()
-    rows = live_sessions(int(claims["sub"]))
+    rows = live_sessions(_user_id(claims))
     return _no_store(jsonify(sessions=[{
         "id": row.id,
         "created_at": rfc3339(row.created_at),
@@ -244,7 +267,7 @@ def delete_session(session_id: str):
     """Revoke one of the caller's own sessions; another user's id is 404."""
     claims = verify_token_in_request()
     row = db.session.execute(
-        sa.select(Session).where(Session.id == session_id[:43], Session.user_id == int(claims["sub"]))
+        sa.select(Session).where(Session.id == session_id[:43], Session.user_id == _user_id(claims))
     ).scalar_one_or_none()
     if row is None or row.revoked_at is not None:
         raise NotFound("No such session.")
@@ -252,3 +275,75 @@ def delete_session(session_id: str):
     record_event("session_revoked", user_id=row.user_id, session_id=row.id, by="user")
     db.session.commit()
     return Response(status=204)
+
+
+# -- local accounts (PASSWORD_LOGIN=on, docs/local-accounts.md) -----------------
+
+
+def _require_password_login() -> None:
+    if not _settings().password_login:
+        raise NotFound("Password sign-in is not enabled here.")
+
+
+def _json_object() -> dict:
+    body = request.get_json(silent=True) if request.is_json else None
+    if not isinstance(body, dict):
+        raise InvalidRequest("The body must be a JSON object (Content-Type: application/json).")
+    return body
+
+
+def _account_key() -> str:
+    """Rate-limit key of a password sign-in: the account's email, not the address."""
+    body = request.get_json(silent=True) if request.is_json else None
+    email = body.get("email") if isinstance(body, dict) else None
+    return "password-account:" + (normalise_email(email) or "-") if isinstance(email, str) else "password-account:-"
+
+
+@bp.post("/register")
+@public
+@limiter.limit(lambda: _settings().ratelimit_login)
+def register():
+    """``{"email", "password", "name"}`` → ``201`` the new account (``/api/me``'s shape).
+
+    Errors: ``400 invalid_request`` (why, in words), ``403 not_allowed``
+    (allowlist), ``409 conflict`` (the email has an account), ``404`` when
+    ``PASSWORD_LOGIN`` is off.
+    """
+    _require_password_login()
+    body = parse(PasswordRegister, _json_object())
+    user = register_local_account(_settings(), body.email, body.password, body.name)
+    db.session.commit()
+    return _no_store(jsonify(id=str(user.id), email=user.email, name=user.name, picture=None,
+                             roles=user.role_names, permissions=user.permission_names)), 201
+
+
+@bp.post("/login/password")
+@public
+@limiter.limit(lambda: _settings().ratelimit_login)
+@limiter.limit(PASSWORD_FAILURES_PER_ACCOUNT, key_func=_account_key, deduct_when=lambda r: r.status_code == 401)
+def password_login():
+    """``{"email", "password"}`` with our ``Origin`` → ``200 {"access_token",
+    "token_type", "expires_in"}`` and the refresh cookie: a session opened
+    as the provider callback opens one.
+
+    Errors: ``401 invalid_grant`` for a wrong password and an unknown email
+    alike, ``403`` (foreign ``Origin``, ``not_allowed``,
+    ``account_disabled``), ``429`` after repeated failures for the account,
+    ``404`` when ``PASSWORD_LOGIN`` is off.
+    """
+    _require_password_login()
+    if request.headers.get("Origin") != _settings().public_origin:
+        raise OriginRejected("A password sign-in needs an Origin header equal to the application's origin.")
+    body = parse(PasswordLogin, _json_object())
+    try:
+        user = authenticate_local(_settings(), body.email, body.password)
+    except (InvalidGrant, NotAllowed, AccountDisabled) as failure:
+        db.session.rollback()
+        record_event("login_failed", email=normalise_email(body.email), reason=failure.error, method="password")
+        db.session.commit()
+        raise
+    session_row, refresh_raw = _start_session(user, "password")
+    token, expires_in = _mint(grant_for_session(session_row))
+    response = jsonify(access_token=token, token_type="Bearer", expires_in=expires_in)
+    _set_refresh_cookie(response, refresh_raw)
+    return _no_store(response)

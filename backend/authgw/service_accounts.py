@@ -1,0 +1,296 @@
+"""Service accounts: machine clients of the client credentials grant (RFC 6749 §4.4).
+
+A service account is a ``client_id`` (``sa_`` + 16 random URL-safe
+characters, not secret) and a client secret (256 random bits from
+``secrets``, shown once). Only the secret's SHA-256 is stored: the secret
+is a uniformly random 256-bit value, so a fast hash is as hard to invert
+as the secret is to guess, and a slow password hash (Argon2) would only
+make every token request cost tens of milliseconds of CPU
+(docs/machine-clients.md "How secrets are kept"). Secrets are compared
+with ``hmac.compare_digest``.
+
+The operations follow ``admin.py``'s conventions: an ``admin.Actor`` (the
+API) or None (the ``flask`` CLI, unrestricted), validation first, an audit
+event, the commit left to the caller. Handing out a role needs every
+permission it grants (docs/authorization.md "No escalation").
+
+Rotating a secret or deleting an account writes a cutoff for its
+``client_id`` (``service_account_cutoffs``): the revocation feed's
+``subjects`` then refuses the access tokens issued before it, within
+seconds, at the gateway, in services and here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+import jwt
+import sqlalchemy as sa
+
+from .audit import record_event
+from .clock import rfc3339, utcnow
+from .exceptions import InvalidRequest, NotFound
+from .extensions import db
+from .models import Role, ServiceAccount, ServiceAccountCutoff
+from .schemas import ServiceAccountCreate, ServiceAccountSummary, parse
+
+#: Random bytes in a client secret (256 bits).
+CLIENT_SECRET_BYTES = 32
+#: Longest client secret accepted, in characters (a generated one has 43).
+MAX_CLIENT_SECRET_LENGTH = 256
+#: Shape of a client id: ``sa_`` then 16 URL-safe base64 characters.
+CLIENT_ID_PATTERN = re.compile(r"^sa_[A-Za-z0-9_-]{16}$")
+#: Prefix of the ``sid`` claim of client tokens (``client:<client_id>``): the
+#: claim is required of every token (docs/interface.md), a client has no session.
+CLIENT_SID_PREFIX = "client:"
+
+
+def new_client_id() -> str:
+    """Return a fresh client id (``sa_`` + 12 random bytes, URL-safe base64)."""
+    return "sa_" + secrets.token_urlsafe(12)
+
+
+def new_client_secret() -> str:
+    """Return a fresh client secret: 256 random bits, URL-safe base64 (43 characters)."""
+    return secrets.token_urlsafe(CLIENT_SECRET_BYTES)
+
+
+def hash_client_secret(secret: str) -> str:
+    """Return the hex SHA-256 of a client secret, the only form stored."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+#: Compared against when the client id is unknown, so both cases cost the same.
+_NO_SUCH_HASH = hash_client_secret(secrets.token_urlsafe(CLIENT_SECRET_BYTES))
+
+
+def _cutoff() -> int:
+    """Unix seconds, rounded up: tokens issued before are refused (``iat`` < cutoff)."""
+    return math.ceil(utcnow().timestamp())
+
+
+def summary(account: ServiceAccount) -> dict:
+    """Return the listing view of an account (``schemas.ServiceAccountSummary``), never its secret."""
+    return ServiceAccountSummary(
+        client_id=account.client_id, name=account.name, roles=account.role_names,
+        permissions=account.permission_names, created_at=rfc3339(account.created_at),
+        created_by=None if account.created_by_id is None else str(account.created_by_id),
+        secret_rotated_at=rfc3339(account.secret_rotated_at), last_used_at=rfc3339(account.last_used_at),
+    ).model_dump()
+
+
+def list_service_accounts() -> list[ServiceAccount]:
+    """Return every service account, oldest first."""
+    return list(db.session.execute(sa.select(ServiceAccount).order_by(ServiceAccount.id)).scalars())
+
+
+def get_service_account(client_id) -> ServiceAccount:
+    """Return the account ``client_id``.
+
+    Raises:
+        NotFound: no such account (or not a client id at all).
+    """
+    account = None
+    if isinstance(client_id, str) and CLIENT_ID_PATTERN.match(client_id):
+        account = db.session.execute(
+            sa.select(ServiceAccount).where(ServiceAccount.client_id == client_id)).scalar_one_or_none()
+    if account is None:
+        raise NotFound("No such service account.")
+    return account
+
+
+def _roles(names: list[str]) -> list[Role]:
+    wanted = sorted(set(names))
+    found = {role.name: role for role in db.session.execute(sa.select(Role).where(Role.name.in_(wanted))).scalars()}
+    unknown = [name for name in wanted if name not in found]
+    if unknown:
+        raise InvalidRequest(f"roles: unknown role {', '.join(unknown)}.")
+    return [found[name] for name in wanted]
+
+
+def create_service_account(body, actor) -> tuple[ServiceAccount, str]:
+    """Create a service account holding ``roles``; return it and its secret.
+
+    Args:
+        body (Mapping | schemas.ServiceAccountCreate): ``{"name", "roles"}``.
+        actor (admin.Actor | None): the caller (None: the CLI).
+
+    Returns:
+        (account, client_secret): the pending row and the raw secret, which
+        is never stored and cannot be shown again. The caller commits.
+
+    Raises:
+        InvalidRequest: bad name, roles not an array, an unknown role.
+        InsufficientScope: a role grants a permission the actor lacks
+            (audited as ``escalation_refused``).
+    """
+    from .admin import _require_holds
+
+    spec = body if isinstance(body, ServiceAccountCreate) else parse(ServiceAccountCreate, body)
+    name = spec.name.strip()
+    if not name or not name.isprintable():
+        raise InvalidRequest("name must be 1-255 printable characters.")
+    roles = _roles(spec.roles)
+    _require_holds(actor, {perm.name for role in roles for perm in role.permissions}, "create_service_account",
+                   roles=[role.name for role in roles])
+    secret = new_client_secret()
+    account = ServiceAccount(client_id=new_client_id(), name=name, secret_hash=hash_client_secret(secret),
+                             created_at=utcnow(), created_by_id=getattr(actor, "id", None), roles=roles)
+    db.session.add(account)
+    db.session.flush()
+    record_event("service_account_created", actor_id=getattr(actor, "id", None), client_id=account.client_id,
+                 name=name, roles=account.role_names)
+    return account, secret
+
+
+def rotate_secret(client_id, actor) -> tuple[ServiceAccount, str]:
+    """Give ``client_id`` a new secret; the old one stops working at once and
+    the account's access tokens issued before now are refused within seconds.
+
+    Returns:
+        (account, client_secret): the raw new secret, shown once. The caller commits.
+
+    Raises:
+        NotFound: no such account.
+        InsufficientScope: the account holds a permission the actor lacks.
+    """
+    from .admin import _require_holds
+
+    account = get_service_account(client_id)
+    _require_holds(actor, account.permission_names, "rotate_service_account_secret", client_id=account.client_id)
+    secret = new_client_secret()
+    account.secret_hash = hash_client_secret(secret)
+    account.secret_rotated_at = utcnow()
+    _set_cutoff(account.client_id)
+    record_event("service_account_secret_rotated", actor_id=getattr(actor, "id", None), client_id=account.client_id)
+    return account, secret
+
+
+def delete_service_account(client_id, actor) -> None:
+    """Delete ``client_id``; its access tokens are refused within seconds. The caller commits.
+
+    Raises:
+        NotFound: no such account.
+        InsufficientScope: the account holds a permission the actor lacks.
+    """
+    from .admin import _require_holds
+
+    account = get_service_account(client_id)
+    _require_holds(actor, account.permission_names, "delete_service_account", client_id=account.client_id)
+    _set_cutoff(account.client_id)
+    record_event("service_account_deleted", actor_id=getattr(actor, "id", None), client_id=account.client_id,
+                 name=account.name)
+    db.session.delete(account)
+
+
+def _set_cutoff(client_id: str) -> None:
+    """Refuse the tokens of ``client_id`` issued before now (revocation feed ``subjects``)."""
+    cutoff = _cutoff()
+    row = db.session.get(ServiceAccountCutoff, client_id)
+    if row is None:
+        db.session.add(ServiceAccountCutoff(client_id=client_id, not_before=cutoff))
+    else:
+        row.not_before = max(row.not_before, cutoff)
+
+
+def purge_cutoffs(window: float) -> int:
+    """Delete cutoffs older than ``window`` seconds (they only concern expired
+    tokens). The caller commits. Returns how many rows were deleted."""
+    horizon = int(utcnow().timestamp() - window)
+    return db.session.execute(sa.delete(ServiceAccountCutoff).where(ServiceAccountCutoff.not_before < horizon)).rowcount
+
+
+def authenticate_client(client_id: str, client_secret: str) -> ServiceAccount | None:
+    """Return the account whose id and secret these are, or None.
+
+    The comparison is constant-time (``hmac.compare_digest`` of the
+    SHA-256 hashes), and an unknown ``client_id`` is compared against a
+    dummy hash so both failures take as long.
+    """
+    if (not isinstance(client_id, str) or not isinstance(client_secret, str)
+            or len(client_secret) > MAX_CLIENT_SECRET_LENGTH):
+        return None
+    account = None
+    if CLIENT_ID_PATTERN.match(client_id):
+        account = db.session.execute(
+            sa.select(ServiceAccount).where(ServiceAccount.client_id == client_id)).scalar_one_or_none()
+    presented = hash_client_secret(client_secret)
+    expected = account.secret_hash if account is not None else _NO_SUCH_HASH
+    if not hmac.compare_digest(presented, expected) or account is None:
+        return None
+    return account
+
+
+@dataclass(frozen=True)
+class ClientGrant:
+    """What a client-credentials access token is issued for (RFC 9068 §2.2)."""
+
+    client_id: str
+    name: str
+    roles: tuple[str, ...]
+    permissions: tuple[str, ...]
+    #: Unix seconds the token's ``iat`` must reach: the account's cutoff and its roles'.
+    not_before: int = 0
+
+    @property
+    def session_id(self) -> str:
+        return CLIENT_SID_PREFIX + self.client_id
+
+
+def grant_for_client(account: ServiceAccount) -> ClientGrant:
+    """Return the ``ClientGrant`` of an account with its current roles."""
+    cutoff = db.session.get(ServiceAccountCutoff, account.client_id)
+    cutoffs = [cutoff.not_before if cutoff is not None else 0, *(role.tokens_valid_after or 0 for role in account.roles)]
+    return ClientGrant(client_id=account.client_id, name=account.name, roles=tuple(account.role_names),
+                       permissions=tuple(account.permission_names), not_before=max(cutoffs))
+
+
+def mint_client_token(grant: ClientGrant, key_set, settings, *, now: float | None = None) -> tuple[str, int]:
+    """Sign the access token of a client credentials grant.
+
+    The claims are those of every access token (docs/interface.md "Access
+    token", same keys, ``typ: at+jwt``) with ``sub`` = ``client_id`` = the
+    client id (RFC 9068 §2.2), ``sid`` = ``client:<client_id>``, ``email``
+    empty and ``name`` the account's name.
+
+    Args:
+        grant: the client and its roles and permissions.
+        key_set (keys.KeySet): ``key_set.signing_key`` signs.
+        settings (config.Settings): ``jwt_issuer``, ``jwt_audience``,
+            ``client_credentials_token_ttl`` (seconds).
+        now: Unix seconds (default: the current time); ``iat`` is at least
+            ``grant.not_before``.
+
+    Returns:
+        (token, expires_in): the compact JWS and its lifetime in seconds.
+    """
+    issued_at = int(max(time.time() if now is None else now, grant.not_before))
+    ttl = settings.client_credentials_token_ttl
+    claims = {
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "sub": grant.client_id,
+        "client_id": grant.client_id,
+        "iat": issued_at,
+        "exp": issued_at + ttl,
+        "jti": secrets.token_urlsafe(16),
+        "sid": grant.session_id,
+        "email": "",
+        "name": grant.name,
+        "roles": sorted(grant.roles),
+        "permissions": sorted(grant.permissions),
+    }
+    key = key_set.signing_key
+    token = jwt.encode(claims, key.private_key, algorithm=key.algorithm, headers={"kid": key.kid, "typ": "at+jwt"})
+    return token, ttl
+
+
+def is_client_subject(subject: str) -> bool:
+    """Tell whether a token ``sub`` names a service account (not a user id)."""
+    return isinstance(subject, str) and bool(CLIENT_ID_PATTERN.match(subject))
