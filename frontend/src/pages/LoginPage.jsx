@@ -33,6 +33,17 @@ export const LOGIN_ERRORS = {
     title: 'Google sign-in is unavailable',
     text: 'The sign-in service had a problem or could not be reached. Please try again in a moment.',
   },
+  // Set by the SPA itself when a callback fragment is refused (auth/callback.js).
+  sign_in_not_from_this_browser: {
+    title: 'This sign-in link did not start in this browser',
+    text: 'The link carried a sign-in that was started somewhere else, so it was ignored: nobody was signed in with it. If you want to use this service, sign in yourself.',
+    action: 'Sign in',
+  },
+  sign_in_unconfirmed: {
+    title: 'Sign-in could not be confirmed',
+    text: 'The server could not be reached to confirm that this sign-in started in this browser, so it was not used. Check your connection, then sign in again.',
+    action: 'Sign in',
+  },
 };
 
 const GENERIC_ERROR = {
@@ -59,7 +70,7 @@ export default function LoginPage() {
         {/^[a-z0-9_]{1,64}$/.test(code) && <p className="muted small">Error code: <code>{code}</code></p>}
         <div className="actions">
           <a className="button button-primary" href={loginUrl('/profile')}>
-            Try again
+            {problem.action || 'Try again'}
           </a>
           <Link className="button button-ghost" to="/">
             Back to the home page
