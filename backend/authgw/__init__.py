@@ -20,7 +20,6 @@ from .config import Settings, load_settings
 from .errors import register_error_handlers
 from .extension import AuthGW
 from .extensions import db, limiter, migrate
-from .gateway_verify import VerifyFastPath
 from .keys import generate_key_file, load_key_set
 from .login_state import EncryptedLoginStateInterface
 from .observability import configure_logging, init_observability
@@ -129,8 +128,6 @@ def create_app(config: Mapping[str, str] | Settings | None = None) -> Flask:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response
 
-    # The gateway's check skips Flask's request machinery (gateway_verify.py).
-    app.wsgi_app = VerifyFastPath(app.wsgi_app, app)
 
     from .cli import register_cli
 

@@ -2,9 +2,8 @@
 
 ``verify_token_in_request`` is the request check of every Flask view:
 ``require_auth`` and ``require_permission`` are thin shells over it, and
-``create_app`` runs it before every view not marked ``@public``. Outside
-Flask's request machinery ``gateway_verify.VerifyFastPath`` reads the header
-with the same ``parse_bearer`` and ``check_token``. The backend checks every
+``create_app`` runs it before every view not marked ``@public``. The gateway
+checks tokens itself, in nginx (docs/gateway-lua.md); the backend checks every
 protected route itself (defence in depth), even though the gateway checked
 first: ``X-Auth-*`` headers are never trusted here.
 """

@@ -163,14 +163,6 @@ class OriginRejected(APIError):
     description = "This request must come from the application's own origin."
 
 
-class MethodNotAllowed(APIError):
-    """405 ``method_not_allowed``."""
-
-    code = 405
-    error = "method_not_allowed"
-    description = "This method is not allowed here."
-
-
 class Conflict(APIError):
     """409 ``conflict``: the request contradicts the current state (the last
     active admin cannot lose ``admin``, an email already has an account...)."""

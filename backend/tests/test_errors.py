@@ -81,7 +81,7 @@ def test_refresh_is_503_service_unavailable_when_the_database_is_unreachable(app
 def test_token_check_fails_closed_with_503_when_revocation_cannot_be_read(app, app_without_database, signed_in):
     """A valid token whose revocation status cannot be known is not accepted."""
     client = app_without_database.test_client()
-    for path in ("/api/me", "/api/auth/verify"):
+    for path in ("/api/me", "/api/ping"):
         assert_json_error(client.get(path, headers=signed_in.auth), 503, "service_unavailable")
 
 

@@ -21,7 +21,7 @@ PURE = ("authgw.tokens", "authgw.keys", "authgw.clock", "authgw.exceptions", "au
         "authgw.redirects")
 #: The application's state and the request machinery.
 STATEFUL = ("authgw.extension", "authgw.extensions", "authgw.bearer", "authgw.bulkhead", "authgw.errors",
-            "authgw.oidc", "authgw.gateway_verify")
+            "authgw.oidc")
 
 
 def test_there_is_no_import_cycle():

@@ -177,32 +177,7 @@ def test_deleting_an_unknown_session_is_404(client, signed_in):
         assert client.delete(f"/api/auth/sessions/{session_id}", headers=signed_in.auth).status_code == 404
 
 
-# -- gateway check and identity headers -------------------------------------
-
-
-def test_verify_answers_204_with_the_identity_headers(client, make_user, make_session):
-    who = make_session(make_user(email="ann@example.test", roles=("user", "admin")))
-    response = client.get("/api/auth/verify", headers=who.auth)
-    assert response.status_code == 204
-    assert response.headers["X-Auth-User-Id"] == str(who.user_id)
-    assert response.headers["X-Auth-Email"] == "ann@example.test"
-    assert response.headers["X-Auth-Roles"] == "admin,user"
-    assert response.headers["X-Auth-Permissions"] == "audit:read,notes:read,notes:write,roles:write,users:read,users:write"
-    assert response.headers["X-Auth-Session-Id"] == who.session_id
-
-
-def test_verify_without_token_is_401_with_challenge(client):
-    response = client.get("/api/auth/verify")
-    assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"] == 'Bearer realm="api"'
-    assert "X-Auth-User-Id" not in response.headers
-
-
-def test_verify_refuses_the_token_of_a_revoked_session(client, signed_in):
-    client.post("/api/auth/logout", headers=signed_in.auth)
-    response = client.get("/api/auth/verify", headers=signed_in.auth)
-    assert response.status_code == 401
-    assert "X-Auth-User-Id" not in response.headers
+# -- identity headers (the gateway sets them: tests/gateway, tests/stack) ----------
 
 
 def test_client_sent_identity_headers_are_ignored(client, signed_in):
@@ -211,7 +186,6 @@ def test_client_sent_identity_headers_are_ignored(client, signed_in):
     response = client.get("/api/me", headers=forged)
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == 'Bearer realm="api"'
-    assert client.get("/api/auth/verify", headers=forged).status_code == 401
     assert client.get("/api/auth/sessions", headers=forged).status_code == 401
 
 
