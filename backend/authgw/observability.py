@@ -41,6 +41,9 @@ if TYPE_CHECKING:  # pragma: no cover
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 #: Route label of requests that matched no route (keeps the label set small).
 UNMATCHED_ROUTE = "unmatched"
+#: Routes polled every second by gateways, services and health checks: their
+#: request lines are logged at DEBUG so INFO logs stay readable.
+QUIET_ROUTES = frozenset({"/api/internal/revocations", "/api/health", "/api/health/ready"})
 #: Seconds between two updates of the per-process gauges (feed age, pool).
 GAUGE_INTERVAL = 5.0
 
@@ -176,7 +179,10 @@ def init_observability(app: Flask) -> None:
             fields["user_id"] = claims["sub"]
         if claims.get("client_id"):
             fields["client_id"] = claims["client_id"]
-        log.info("request", **fields)
+        if route in QUIET_ROUTES and response.status_code < 400:
+            log.debug("request", **fields)
+        else:
+            log.info("request", **fields)
         return response
 
     @app.teardown_request

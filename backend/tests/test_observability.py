@@ -73,6 +73,12 @@ def test_log_lines_never_hold_a_token_a_query_or_a_cookie(client, signed_in, jso
         assert secret not in text
 
 
+def test_polled_routes_are_logged_at_debug_only(client, json_logs):
+    client.get("/api/health")
+    client.get("/api/internal/revocations")
+    assert [line for line in json_logs() if line["event"] == "request"] == []
+
+
 def test_unmatched_routes_share_one_label(client, json_logs):
     client.get("/api/does-not-exist/12345")
     (line,) = [line for line in json_logs() if line["event"] == "request"]
