@@ -119,12 +119,14 @@ class PasswordRegister(_Input):
     rules that need the common-password list are checked by ``passwords.py``."""
 
     email: Annotated[StrictStr, Field(min_length=3, max_length=254)]
-    password: Annotated[StrictStr, Field(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH)]
+    password: Annotated[StrictStr, Field(max_length=4 * PASSWORD_MAX_LENGTH,
+                                         description=f"{PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters, "
+                                                     "not a commonly used password")]
     name: Annotated[StrictStr, Field(max_length=255)] = ""
 
     messages: ClassVar[dict[str, str]] = {
         "email": "must be an email address of at most 254 characters",
-        "password": f"must be {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters long",
+        "password": f"must be a string of {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters",
         "name": "must be a string of at most 255 characters",
     }
 
