@@ -15,6 +15,7 @@
 local jwt = require "authgw.jwt"
 local jwks = require "authgw.jwks"
 local revocations = require "authgw.revocations"
+local failover = require "authgw.failover"
 local lrucache = require "resty.lrucache"
 local sha256 = require("authgw.ossl").sha256
 local cjson = require "cjson"
@@ -49,6 +50,7 @@ local DEFAULTS = {
     jwks_retry_interval = 10,
     unknown_kid_interval = 10,
     revocations_max_body = 16 * 1048576,
+    log_interval = 10,
 }
 
 local CHALLENGE_MISSING = 'Bearer realm="api"'
@@ -68,9 +70,11 @@ end
 
 --- Validate and store the settings (init_by_lua). Raises one error listing
 -- every problem.
--- @tparam table opts `issuer`, `audience`, `jwks_url`, `revocations_url`
---   (strings, required); `trust_window`, `poll_interval`, `leeway`,
---   `http_timeout`, `negative_ttl`, jwks_* (seconds); `algorithms` (list,
+-- @tparam table opts `issuer`, `audience` (strings, required); `jwks_url`,
+--   `revocations_url` (required: a URL, or a list of URLs of backend
+--   replicas, tried in turn from the one that answered last);
+--   `trust_window`, `poll_interval`, `leeway`, `http_timeout`,
+--   `negative_ttl`, `log_interval`, jwks_* (seconds); `algorithms` (list,
 --   ES256/RS256); `cache_size`, `negative_cache_size` (entries);
 --   `bad_signature_limit` (failed signatures per client address per second
 --   before 429, 0 = off); `dict` (lua_shared_dict name).
@@ -84,13 +88,14 @@ function M.init(opts)
         end
         c[k] = v
     end
-    for _, k in ipairs({ "issuer", "audience", "jwks_url", "revocations_url" }) do
+    for _, k in ipairs({ "issuer", "audience" }) do
         if type(c[k]) ~= "string" or c[k] == "" then problems[#problems + 1] = k .. " must be a non-empty string" end
     end
+    local urls = {}
     for _, k in ipairs({ "jwks_url", "revocations_url" }) do
-        if type(c[k]) == "string" and not match(c[k], "^https?://") then
-            problems[#problems + 1] = k .. " must be an http:// or https:// URL"
-        end
+        local list, err = failover.urls(c[k])
+        if not list then problems[#problems + 1] = k .. " " .. err end
+        urls[k] = list
     end
     for k, v in pairs(DEFAULTS) do
         if type(v) == "number" and (type(c[k]) ~= "number" or c[k] < 0) then
@@ -118,14 +123,15 @@ function M.init(opts)
     conf = c
     local timeout_ms = c.http_timeout * 1000
     jwks.configure({
-        url = c.jwks_url, dict = c.dict, algorithms = algs, timeout = timeout_ms, max_body = 1048576,
+        urls = urls.jwks_url, dict = c.dict, algorithms = algs, timeout = timeout_ms, max_body = 1048576,
         default_refresh = c.jwks_default_refresh, min_refresh = c.jwks_min_refresh,
         max_refresh = c.jwks_max_refresh, retry_interval = c.jwks_retry_interval,
-        unknown_kid_interval = c.unknown_kid_interval,
+        unknown_kid_interval = c.unknown_kid_interval, log_interval = c.log_interval,
     })
     revocations.configure({
-        url = c.revocations_url, dict = c.dict, poll_interval = c.poll_interval,
+        urls = urls.revocations_url, dict = c.dict, poll_interval = c.poll_interval,
         trust_window = c.trust_window, timeout = timeout_ms, max_body = c.revocations_max_body,
+        log_interval = c.log_interval,
     })
 end
 

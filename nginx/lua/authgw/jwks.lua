@@ -7,7 +7,7 @@
 -- needs no reload. Each worker keeps the parsed OpenSSL keys of the current
 -- version: no key is parsed per request.
 
-local http = require "authgw.http"
+local failover = require "authgw.failover"
 local jwk = require "authgw.jwk"
 
 local ngx = ngx
@@ -16,7 +16,7 @@ local match, lower = string.match, string.lower
 
 local M = {}
 
-local conf, url
+local conf, source
 local keys, version, checked_at = nil, nil, -1
 
 local function max_age(headers)
@@ -28,43 +28,45 @@ local function max_age(headers)
     return age
 end
 
+local function usable(_, _, body)
+    local parsed, skipped = jwk.parse_set(body, conf.algorithms)
+    if not parsed then return nil, skipped end
+    if not next(parsed) then return nil, "no usable key (" .. table.concat(skipped, "; ") .. ")" end
+    return parsed
+end
+
 --- Fetch the JWK Set now and store it (caller holds no lock; takes it).
+-- The addresses are tried in turn (authgw.failover), which logs their
+-- failures, rate-limited.
 -- @treturn boolean fetched, string|nil error
 local function fetch()
     local dict = ngx.shared[conf.dict]
-    if not dict:add("jwks:lock", true, conf.timeout / 1000 * 3 + 1) then return false, "locked" end
-    local status, headers, body = http.get(url, { timeout = conf.timeout, max_body = conf.max_body })
+    if not dict:add("jwks:lock", true, failover.worst_case(source) + 1) then return false, "locked" end
+    local parsed, headers, body = failover.fetch(source, usable)
     local err
-    if status == 200 then
-        local parsed, skipped = jwk.parse_set(body, conf.algorithms)
-        if not parsed then
-            err = skipped
-        elseif not next(parsed) then
-            err = "no usable key (" .. table.concat(skipped, "; ") .. ")"
-        else
-            local digest = ngx.md5(body)
-            if digest ~= dict:get("jwks:digest") then
-                local ok, serr = dict:set("jwks:body", body)
-                if ok then
-                    dict:set("jwks:digest", digest)
-                    dict:incr("jwks:version", 1, 0)
-                else
-                    err = "shared dict: " .. tostring(serr)
-                end
-            end
-            if not err then
-                dict:set("jwks:fetched_at", ngx.now())
-                dict:set("jwks:next", ngx.now() + max_age(headers))
+    if not parsed then
+        err = headers
+    else
+        local digest = ngx.md5(body)
+        if digest ~= dict:get("jwks:digest") then
+            local ok, serr = dict:set("jwks:body", body)
+            if ok then
+                dict:set("jwks:digest", digest)
+                dict:incr("jwks:version", 1, 0)
+            else
+                err = "shared dict: " .. tostring(serr)
+                ngx.log(ngx.WARN, "authgw: JWK Set not stored: ", err)
             end
         end
-    else
-        err = status and ("status " .. status) or headers
+        if not err then
+            dict:set("jwks:fetched_at", ngx.now())
+            dict:set("jwks:next", ngx.now() + max_age(headers))
+        end
     end
     if err then
         -- Not loaded yet: retry every second; else keep the old set a while.
         dict:set("jwks:next", ngx.now() + (dict:get("jwks:version") and conf.retry_interval or 1))
         dict:incr("m:jwks_fetch_failed", 1, 0)
-        ngx.log(ngx.WARN, "authgw: JWK Set fetch failed (", conf.url, "): ", err)
     else
         dict:incr("m:jwks_fetch_ok", 1, 0)
     end
@@ -80,12 +82,15 @@ local function tick(premature)
 end
 
 --- Configure (init phase).
--- @tparam table c `url`, `dict`, `algorithms` (set), `timeout` (ms),
---   `max_body`, `default_refresh`, `min_refresh`, `max_refresh`,
---   `retry_interval`, `unknown_kid_interval` (seconds)
+-- @tparam table c `urls` (list of URL strings of the same JWK Set, one per
+--   backend replica, tried in turn: authgw.failover), `dict`, `algorithms`
+--   (set), `timeout` (ms), `max_body`, `default_refresh`, `min_refresh`,
+--   `max_refresh`, `retry_interval`, `unknown_kid_interval`, `log_interval`
+--   (seconds)
 function M.configure(c)
     conf = c
-    url = assert(http.parse_url(c.url))
+    source = failover.new({ name = "JWK Set", urls = c.urls, dict = c.dict, key = "jwks",
+                            timeout = c.timeout, max_body = c.max_body, log_interval = c.log_interval })
 end
 
 --- Start the refresh timers (init_worker phase).

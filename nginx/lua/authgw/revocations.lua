@@ -14,7 +14,7 @@
 -- `is_revoked` is pure (no ngx) so the unit tests share it.
 
 local cjson_safe = require "cjson.safe"
-local http = require "authgw.http"
+local failover = require "authgw.failover"
 
 local type, pairs, ipairs, next, tostring = type, pairs, ipairs, next, tostring
 local ngx = ngx
@@ -26,7 +26,7 @@ json.decode_max_depth(8)
 json.decode_invalid_numbers(false)
 
 local conf
-local url
+local source
 local snapshot, version, fetched_at, checked_at = nil, nil, nil, -1
 
 --- Apply the feed's verdict rule to verified claims (same in every checker).
@@ -70,11 +70,14 @@ function M.parse_snapshot(doc)
 end
 
 --- Configure (init phase).
--- @tparam table c `url`, `dict` (shared dict name), `poll_interval` (s),
---   `trust_window` (s), `timeout` (ms), `max_body` (bytes)
+-- @tparam table c `urls` (list of URL strings of the same feed, one per
+--   backend replica, tried in turn: authgw.failover), `dict` (shared dict
+--   name), `poll_interval` (s), `trust_window` (s), `timeout` (ms),
+--   `max_body` (bytes), `log_interval` (s between two warnings per address)
 function M.configure(c)
     conf = c
-    url = assert(http.parse_url(c.url))
+    source = failover.new({ name = "revocation feed", urls = c.urls, dict = c.dict, key = "rev",
+                            timeout = c.timeout, max_body = c.max_body, log_interval = c.log_interval })
 end
 
 local function poll(premature)
@@ -83,16 +86,11 @@ local function poll(premature)
     local now = ngx.now()
     local due = dict:get("rev:next") or 0
     if now < due then return end
-    -- One poller at a time; the lock outlives a hung request by 1 s at most.
-    if not dict:add("rev:lock", true, conf.timeout / 1000 * 3 + 1) then return end
+    -- One poller at a time; the lock outlives hung requests (every address) by 1 s.
+    if not dict:add("rev:lock", true, failover.worst_case(source) + 1) then return end
     dict:set("rev:next", now + conf.poll_interval - 0.05)
-    local status, headers_or_err, body = http.get(url, { timeout = conf.timeout, max_body = conf.max_body })
-    local snap, err
-    if status == 200 then
-        snap, err = M.parse_snapshot(body)
-    else
-        err = status and ("status " .. status) or headers_or_err
-    end
+    local snap, _, body = failover.fetch(source, function(_, _, b) return M.parse_snapshot(b) end)
+    local err
     if snap then
         -- Only the maps matter: generated_at changes every poll.
         local digest = ngx.md5((body:gsub('"generated_at"%s*:%s*[-+%d%.eE]+', "")))
@@ -110,9 +108,12 @@ local function poll(premature)
             dict:incr("m:rev_poll_ok", 1, 0)
         end
     end
-    if err then
+    if not snap then
+        -- Each address that failed was logged (rate-limited) by failover.fetch.
         dict:incr("m:rev_poll_failed", 1, 0)
-        ngx.log(ngx.WARN, "authgw: revocation feed poll failed (", conf.url, "): ", err)
+    elseif err then
+        dict:incr("m:rev_poll_failed", 1, 0)
+        ngx.log(ngx.WARN, "authgw: revocation feed not stored: ", err)
     end
     dict:delete("rev:lock")
 end

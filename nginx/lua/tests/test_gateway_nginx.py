@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -104,8 +105,8 @@ http {{
     init_by_lua_block {{
         require("authgw.gateway").init({{
             issuer = "{issuer}", audience = "{audience}",
-            jwks_url = "http://127.0.0.1:{stub}/.well-known/jwks.json",
-            revocations_url = "http://127.0.0.1:{stub}{rev_path}",
+            jwks_url = {jwks_url},
+            revocations_url = {rev_url},
             trust_window = {trust}, poll_interval = {poll}, http_timeout = 1,
             bad_signature_limit = {badsig}, unknown_kid_interval = {unknown_kid},
         }})
@@ -158,11 +159,20 @@ http {{
 """
 
 
-def start_nginx(tmp: Path, port: int, rev_path: str = "/api/internal/revocations") -> subprocess.Popen:
+def lua_urls(ports: list[int], path: str) -> str:
+    """A Lua URL setting: one string for one port, else a list."""
+    urls = [f'"http://127.0.0.1:{port}{path}"' for port in ports]
+    return urls[0] if len(urls) == 1 else "{" + ", ".join(urls) + "}"
+
+
+def start_nginx(tmp: Path, port: int, rev_path: str = "/api/internal/revocations",
+                stub_ports: list[int] | None = None) -> subprocess.Popen:
     tmp.mkdir(parents=True, exist_ok=True)
+    ports = stub_ports or [STUB_PORT]
     conf = NGINX_CONF.format(
         user="user root;" if os.geteuid() == 0 else "", dir=tmp, lua=LUA_DIR, tests=LUA_DIR / "tests",
-        issuer=ISSUER, audience=AUDIENCE, stub=STUB_PORT, rev_path=rev_path, trust=TRUST_WINDOW,
+        issuer=ISSUER, audience=AUDIENCE, jwks_url=lua_urls(ports, "/.well-known/jwks.json"),
+        rev_url=lua_urls(ports, rev_path), trust=TRUST_WINDOW,
         poll=POLL_INTERVAL, badsig=BAD_SIGNATURE_LIMIT, unknown_kid=UNKNOWN_KID_INTERVAL, port=port)
     (tmp / "nginx.conf").write_text(conf)
     proc = subprocess.Popen(["nginx", "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-g", "daemon off;"],
@@ -490,3 +500,88 @@ def test_never_polled_feed_is_503(keys, tmp_path_factory):
     finally:
         stop_nginx(proc)
         s.stop()
+
+
+# --- several backends: the URL settings are lists, tried in turn ------------------
+
+def test_feeds_fall_over_to_the_next_backend_and_warn_rate_limited(keys, tmp_path_factory):
+    """jwks_url and revocations_url list two backends. The first is down:
+    keys and revocations come from the second. Then both are down for a
+    while (within the trust window): valid tokens still pass, and each
+    address gets one warning line per log_interval (10 s), not one per
+    poll. Then the first comes up: the gateway polls it, past the trust
+    window, and a revocation recorded on the second stays honoured."""
+    first_port, second_port = STUB_PORT + 1, STUB_PORT + 2
+    second = Stub(second_port)
+    second.jwks = {"keys": [jwk_of(keys["k1"], "k1")]}
+    tmp = tmp_path_factory.mktemp("nginx-failover")
+    proc = start_nginx(tmp, NGINX_PORT + 2, stub_ports=[first_port, second_port])
+    base = f"http://127.0.0.1:{NGINX_PORT + 2}"
+
+    def status(token):
+        return requests.get(base + "/notes", headers={"Authorization": "Bearer " + token}, timeout=5).status_code
+
+    def warnings(port):
+        return [line for line in (tmp / "error.log").read_text().splitlines()
+                if "[warn]" in line and "revocation feed fetch failed" in line and f":{port}/" in line]
+
+    def failed_polls():
+        text = requests.get(base + "/metrics", timeout=5).text
+        return int(re.search(r"^authgw_gateway_rev_poll_failed_total (\d+)", text, re.M).group(1))
+
+    first = None
+    try:
+        valid, revoked = mint(keys), mint(keys, sid="revoked-on-second")
+        assert wait_for(lambda: status(valid) == 200, 5.0) is not None, "no keys/feed from the second backend"
+        second.snapshot = {"sessions": {"revoked-on-second": int(time.time())}, "subjects": {}, "roles": {}}
+        assert wait_for(lambda: status(revoked) == 401, 2.0) is not None, "revocation via the second not honoured"
+        assert len(warnings(first_port)) == 1  # the first poll found the first address down, once
+        # Both down, for less than the trust window.
+        second.stop()
+        second = None
+        stopped, polls_before = time.time(), failed_polls()
+        while time.time() - stopped < TRUST_WINDOW - 0.8:
+            assert status(valid) == 200 and status(revoked) == 401
+            time.sleep(0.2)
+        time.sleep(1.1)  # the counters reach the shared dict once a second
+        polls = failed_polls() - polls_before
+        assert polls >= 3, f"only {polls} failed polls"
+        assert len(warnings(first_port)) == 1 and len(warnings(second_port)) == 1, \
+            (polls, warnings(first_port), warnings(second_port))
+        # The first comes up with the same data: polled from it, past the trust window.
+        first = Stub(first_port)
+        first.jwks = {"keys": [jwk_of(keys["k1"], "k1")]}
+        first.snapshot = {"sessions": {"revoked-on-second": int(time.time())}, "subjects": {}, "roles": {}}
+        time.sleep(TRUST_WINDOW + 0.5)
+        assert status(valid) == 200, "did not fall over to the first backend"
+        assert status(revoked) == 401
+        log = (tmp / "error.log").read_text()
+        assert f"revocation feed now fetched from http://127.0.0.1:{first_port}/" in log
+        assert f"revocation feed answered again (http://127.0.0.1:{first_port}/" in log
+        assert "earlier failures not logged" not in log  # no second line within 10 s
+        assert token_free(log, valid) and token_free(log, revoked)
+    finally:
+        stop_nginx(proc)
+        for stub in (first, second):
+            if stub is not None:
+                stub.stop()
+
+
+def token_free(text: str, token: str) -> bool:
+    return token.split(".")[1] not in text and token.split(".")[2] not in text
+
+
+def test_url_settings_are_validated(tmp_path):
+    """A bad entry in a URL list stops nginx at start with the setting's name."""
+    conf = NGINX_CONF.format(
+        user="user root;" if os.geteuid() == 0 else "", dir=tmp_path, lua=LUA_DIR, tests=LUA_DIR / "tests",
+        issuer=ISSUER, audience=AUDIENCE, jwks_url='{"http://127.0.0.1:1/jwks", 7}', rev_url="{}",
+        trust=TRUST_WINDOW, poll=POLL_INTERVAL, badsig=BAD_SIGNATURE_LIMIT, unknown_kid=UNKNOWN_KID_INTERVAL,
+        port=NGINX_PORT + 3)
+    (tmp_path / "nginx.conf").write_text(conf)
+    # init_by_lua runs when nginx starts (not under `nginx -t`).
+    out = subprocess.run(["nginx", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;"],
+                         capture_output=True, text=True, timeout=20)
+    assert out.returncode != 0
+    assert "jwks_url entry 2 must be an http:// or https:// URL" in out.stderr
+    assert "revocations_url must be a URL or a non-empty list of URLs" in out.stderr

@@ -223,5 +223,26 @@ test("RS256 verifies when configured, and only then", function()
     end
 end)
 
+test("failover: one URL or a list; bad entries refused", function()
+    local failover = require "authgw.failover"
+    local u = assert(failover.urls("http://127.0.0.1:8000/a"))
+    assert(#u == 1 and u[1] == "http://127.0.0.1:8000/a")
+    u = assert(failover.urls({ "http://127.0.0.1:8000/a", "https://backend-2:8001/a" }))
+    assert(#u == 2 and u[2] == "https://backend-2:8001/a")
+    for _, bad in ipairs({ {}, "", 42, { "ftp://x/a" }, { "http://127.0.0.1:8000/a", 7 }, "http://[::1]:80/a" }) do
+        assert(not failover.urls(bad), "accepted " .. tostring(bad))
+    end
+end)
+
+test("failover: addresses tried from the last good one, wrapping around", function()
+    local failover = require "authgw.failover"
+    local function same(a, b) return table.concat(a, ",") == table.concat(b, ",") end
+    assert(same(failover.order(3, nil), { 1, 2, 3 }))
+    assert(same(failover.order(3, 2), { 2, 3, 1 }))
+    assert(same(failover.order(3, 3), { 3, 1, 2 }))
+    assert(same(failover.order(3, 9), { 1, 2, 3 }))
+    assert(same(failover.order(1, 1), { 1 }))
+end)
+
 print(("%d passed, %d failed"):format(passed, failed))
 os.exit(failed == 0 and 0 or 1)
