@@ -4,10 +4,16 @@ import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
 import { useResource } from '../hooks/useResource.js';
 import { sameNames } from './adminApi.js';
 import { AdminError } from './components.jsx';
+import { permissionChoice, roleAccess } from './permissions.js';
 import { useAction, useAdmin } from './useAdmin.js';
 
-/** Checkboxes for a set of permissions, in a labelled fieldset. */
-function PermissionChecks({ idPrefix, legend, permissions, checked, onChange, disabled }) {
+/**
+ * Checkboxes for a set of permissions, in a labelled fieldset. `roleName`
+ * (null for a new role) chooses which boxes the caller may change
+ * (permissionChoice: never a permission it does not hold).
+ */
+function PermissionChecks({ idPrefix, legend, permissions, checked, onChange, disabled, roleName = null }) {
+  const { held } = useAdmin();
   function toggle(name, on) {
     const next = new Set(checked);
     if (on) next.add(name);
@@ -20,18 +26,26 @@ function PermissionChecks({ idPrefix, legend, permissions, checked, onChange, di
       {permissions.length === 0 && <p className="muted small">No permissions defined.</p>}
       {permissions.map((permission) => {
         const inputId = `${idPrefix}-${permission.name}`;
+        const choice = permissionChoice(held, permission.name, roleName);
         return (
           <div key={permission.name} className="check">
             <input
               id={inputId}
               type="checkbox"
               checked={checked.has(permission.name)}
-              disabled={disabled}
+              disabled={disabled || choice.disabled}
               onChange={(event) => toggle(permission.name, event.target.checked)}
+              aria-describedby={choice.reason ? `${inputId}-why` : undefined}
             />
             <label htmlFor={inputId}>
               <code className="check-name">{permission.name}</code>
               {permission.description && <span className="muted small"> {permission.description}</span>}
+              {choice.reason && (
+                <span id={`${inputId}-why`} className="muted small">
+                  {' '}
+                  ({choice.reason})
+                </span>
+              )}
             </label>
           </div>
         );
@@ -55,7 +69,7 @@ function CreateRoleForm({ permissions, onCreated }) {
   const [name, setName] = useState('');
   const [description, setDescription] = useState('');
   const [checked, setChecked] = useState(() => new Set());
-  const { busy, message, run } = useAction();
+  const { busy, message, setMessage, run } = useAction();
 
   async function submit(event) {
     event.preventDefault();
@@ -122,12 +136,13 @@ function CreateRoleForm({ permissions, onCreated }) {
 }
 
 function RoleCard({ role, permissions, onSaved }) {
-  const { admin } = useAdmin();
+  const { admin, held } = useAdmin();
   const saved = role.permissions || [];
   const savedKey = saved.join(' ');
   const [checked, setChecked] = useState(() => new Set(saved));
-  const { busy, message, run } = useAction();
+  const { busy, message, setMessage, run } = useAction();
   const titleId = `role-title-${role.name}`;
+  const access = roleAccess(held, role);
 
   // eslint-disable-next-line react-hooks/exhaustive-deps
   useEffect(() => setChecked(new Set(saved)), [savedKey]);
@@ -152,6 +167,7 @@ function RoleCard({ role, permissions, onSaved }) {
         </h3>
       </div>
       {role.description && <p className="muted">{role.description}</p>}
+      {!access.editable && <p className="muted small">{access.reason}</p>}
       <form onSubmit={submit}>
         <PermissionChecks
           idPrefix={`role-${role.name}`}
@@ -159,14 +175,15 @@ function RoleCard({ role, permissions, onSaved }) {
           permissions={permissions}
           checked={checked}
           onChange={setChecked}
-          disabled={busy}
+          disabled={busy || !access.editable}
+          roleName={role.name}
         />
         <Message message={message} onDismiss={() => setMessage(null)} />
         <div className="actions">
           <button
             type="submit"
             className="button button-secondary button-small"
-            disabled={busy || unchanged}
+            disabled={busy || unchanged || !access.editable}
             aria-label={`Save permissions of ${role.name}`}
           >
             {busy ? 'Saving…' : 'Save permissions'}

@@ -7,12 +7,14 @@ import { useResource } from '../hooks/useResource.js';
 import { describeUserAgent } from '../lib/format.js';
 import { describeError, rolesToSave, sameNames } from './adminApi.js';
 import { AdminError, StatusBadge, Time } from './components.jsx';
+import { accountAccess, roleChoice } from './permissions.js';
 import { useAction, useAdmin } from './useAdmin.js';
 
 /**
  * The roles a user can be given: every role when the token may list them
- * (roles:write), else only the user's own roles (which can then only be
- * taken away). `user` is every account's and cannot be unticked.
+ * (users:read or roles:write), else only the user's own roles (which can
+ * then only be taken away). `user` is every account's and cannot be
+ * unticked. Which of them the caller may tick is roleChoice()'s answer.
  */
 function roleOptions(catalogue, userRoles) {
   const byName = new Map();
@@ -22,8 +24,8 @@ function roleOptions(catalogue, userRoles) {
   return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
 }
 
-function RolesForm({ user, catalogue, isSelf, onSaved }) {
-  const { api, admin } = useAdmin();
+function RolesForm({ user, catalogue, isSelf, account, onSaved }) {
+  const { api, admin, held } = useAdmin();
   const userRoles = user.roles || [];
   const rolesKey = userRoles.join(' ');
   const [checked, setChecked] = useState(() => new Set(userRoles));
@@ -75,27 +77,35 @@ function RolesForm({ user, catalogue, isSelf, onSaved }) {
 
   return (
     <form onSubmit={save}>
+      {!account.editable && (
+        <Alert kind="info" title="You cannot change this account">
+          {account.reason}
+        </Alert>
+      )}
       <fieldset className="check-list">
         <legend className="visually-hidden">Roles of {user.email}</legend>
         {options.map((role) => {
           const fixed = role.name === 'user';
           const inputId = `role-${role.name}`;
+          // Whether the account has it as saved: a ticked, unsaved role can be unticked again.
+          const choice = roleChoice(held, role, userRoles.includes(role.name), account);
+          const hint = fixed ? choice.reason : [role.description, choice.reason && `(${choice.reason})`].filter(Boolean).join(' ');
           return (
             <div key={role.name} className="check">
               <input
                 id={inputId}
                 type="checkbox"
                 checked={fixed || checked.has(role.name)}
-                disabled={fixed || busy}
+                disabled={fixed || busy || (choice.disabled && !checked.has(role.name)) || !account.editable}
                 onChange={(event) => toggle(role.name, event.target.checked)}
-                aria-describedby={role.description || fixed ? `${inputId}-hint` : undefined}
+                aria-describedby={hint ? `${inputId}-hint` : undefined}
               />
               <label htmlFor={inputId}>
                 <span className="check-name">{role.name}</span>
-                {(role.description || fixed) && (
+                {hint && (
                   <span id={`${inputId}-hint`} className="muted small">
                     {' '}
-                    {fixed ? 'every account keeps this role' : role.description}
+                    {hint}
                   </span>
                 )}
               </label>
@@ -106,7 +116,7 @@ function RolesForm({ user, catalogue, isSelf, onSaved }) {
       {catalogue.loading && !catalogue.data && <Loading label="Loading the roles…" />}
       {catalogue.error && <AdminError error={catalogue.error} title="Could not load the list of roles" onRetry={catalogue.reload} />}
       {catalogue.skipped && (
-        <p className="muted small">Only this user's roles are listed: the list of every role needs roles:write.</p>
+        <p className="muted small">Only this user's roles are listed: the list of every role needs users:read or roles:write.</p>
       )}
       {message && (
         <Alert
@@ -125,7 +135,7 @@ function RolesForm({ user, catalogue, isSelf, onSaved }) {
         </Alert>
       )}
       <div className="actions">
-        <button type="submit" className="button button-primary" disabled={busy || unchanged}>
+        <button type="submit" className="button button-primary" disabled={busy || unchanged || !account.editable}>
           {busy ? 'Saving…' : 'Save roles'}
         </button>
         {!unchanged && !busy && <span className="muted small">Unsaved changes</span>}
@@ -134,12 +144,13 @@ function RolesForm({ user, catalogue, isSelf, onSaved }) {
   );
 }
 
-function ActivationControl({ user, isSelf, onSaved }) {
+function ActivationControl({ user, isSelf, account, onSaved }) {
   const { admin } = useAdmin();
   const [step, setStep] = useState('idle'); // idle | confirm | busy
   const [message, setMessage] = useState(null);
   const messageRef = useRef(null);
   const deactivating = user.active;
+  const blocked = deactivating && isSelf ? 'You cannot deactivate your own account.' : account.editable ? null : account.reason;
 
   useEffect(() => {
     if (message) messageRef.current?.focus();
@@ -186,14 +197,14 @@ function ActivationControl({ user, isSelf, onSaved }) {
             type="button"
             className={`button ${deactivating ? 'button-danger' : 'button-primary'}`}
             onClick={() => setStep('confirm')}
-            disabled={deactivating && isSelf}
-            aria-describedby={deactivating && isSelf ? 'self-deactivate-hint' : undefined}
+            disabled={Boolean(blocked)}
+            aria-describedby={blocked ? 'activation-blocked-hint' : undefined}
           >
             {deactivating ? 'Deactivate account' : 'Activate account'}
           </button>
-          {deactivating && isSelf && (
-            <p id="self-deactivate-hint" className="muted small">
-              You cannot deactivate your own account.
+          {blocked && (
+            <p id="activation-blocked-hint" className="muted small">
+              {blocked}
             </p>
           )}
         </>
@@ -250,12 +261,14 @@ function SessionList({ sessions }) {
 /** `/admin/users/<id>`: one account, its roles, sessions and activation. */
 export default function UserDetailPage() {
   const { id } = useParams();
-  const { admin, can, currentUserId } = useAdmin();
+  const { admin, can, currentUserId, held } = useAdmin();
   const detail = useResource(() => admin.getUser(id), [admin, id]);
   const mayEditRoles = can.writeUsers;
+  // GET /api/admin/roles answers users:read or roles:write: whoever grants roles sees them.
+  const mayListRoles = can.readUsers || can.manageRoles;
   const catalogue = useResource(
-    () => (mayEditRoles && can.manageRoles ? admin.listRoles() : Promise.resolve(null)),
-    [admin, mayEditRoles, can.manageRoles],
+    () => (mayEditRoles && mayListRoles ? admin.listRoles() : Promise.resolve(null)),
+    [admin, mayEditRoles, mayListRoles],
   );
   const [user, setUser] = useState(null);
 
@@ -276,6 +289,7 @@ export default function UserDetailPage() {
 
   const shown = user && String(user.id) === String(id) ? user : null;
   const isSelf = shown !== null && String(shown.id) === currentUserId;
+  const account = accountAccess(held, shown);
 
   return (
     <>
@@ -360,8 +374,9 @@ export default function UserDetailPage() {
                 <h2 id="roles-title">Roles</h2>
                 <RolesForm
                   user={shown}
-                  catalogue={{ ...catalogue, skipped: !can.manageRoles }}
+                  catalogue={{ ...catalogue, skipped: !mayListRoles }}
                   isSelf={isSelf}
+                  account={account}
                   onSaved={onSaved}
                 />
               </section>
@@ -373,7 +388,7 @@ export default function UserDetailPage() {
             {can.writeUsers && (
               <section className="panel danger-zone" aria-labelledby="activation-title">
                 <h2 id="activation-title">{shown.active ? 'Deactivate account' : 'Activate account'}</h2>
-                <ActivationControl user={shown} isSelf={isSelf} onSaved={onSaved} />
+                <ActivationControl user={shown} isSelf={isSelf} account={account} onSaved={onSaved} />
               </section>
             )}
           </div>

@@ -5,13 +5,14 @@ import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
 import { useResource } from '../hooks/useResource.js';
 import { pageInfo, readPage } from './adminApi.js';
 import { AdminError, Pager, StatusBadge, Time } from './components.jsx';
+import { accountAccess } from './permissions.js';
 import { useAdmin } from './useAdmin.js';
 
 const PER_PAGE = 20;
 
 /** `/admin/users?q=&page=`: search and page through the accounts (users:read). */
 export default function UsersPage() {
-  const { admin, currentUserId } = useAdmin();
+  const { admin, can, currentUserId, held } = useAdmin();
   const [params, setParams] = useSearchParams();
   const q = (params.get('q') || '').trim();
   const page = readPage(params.get('page'));
@@ -97,6 +98,11 @@ export default function UsersPage() {
                       {user.email}
                     </Link>
                     {String(user.id) === currentUserId && <span className="badge badge-info">You</span>}
+                    {can.writeUsers && !accountAccess(held, user).editable && (
+                      <span className="block muted small" title={accountAccess(held, user).reason}>
+                        Holds more than you: you cannot change this account
+                      </span>
+                    )}
                     {user.name && <span className="block muted small">{user.name}</span>}
                   </td>
                   <td data-label="Roles">{(user.roles || []).join(', ') || <span className="muted">none</span>}</td>

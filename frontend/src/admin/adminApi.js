@@ -17,6 +17,7 @@ export const AUDIT_EVENTS = [
   ['email_allowed', 'Email allowed'],
   ['role_created', 'Role created'],
   ['role_permissions_changed', 'Role permissions changed'],
+  ['escalation_refused', 'Escalation refused'],
 ];
 
 const EVENT_LABELS = new Map(AUDIT_EVENTS);
@@ -140,7 +141,7 @@ export function createAdminApi(api) {
     listAllowedEmails: () => api.get('/api/admin/allowed-emails'),
     /** → `{email}` (users:write). */
     allowEmail: (email) => send('POST', '/api/admin/allowed-emails', { email }),
-    /** → `{roles: [{name, description, permissions, builtin}], permissions: [{name, description}]}` (roles:write). */
+    /** → `{roles: [{name, description, permissions, builtin}], permissions: [{name, description}]}` (users:read or roles:write). */
     listRoles: () => api.get('/api/admin/roles'),
     /** `{name, description, permissions}` → the role (roles:write). */
     createRole: (role) => send('POST', '/api/admin/roles', role),
@@ -153,14 +154,24 @@ export function createAdminApi(api) {
   };
 }
 
+/** The API's 409 for the last active admin (docs/authorization.md, "The last admin"), in words. */
+export const LAST_ADMIN_TEXT =
+  'Refused: this is the last active admin, so it keeps the admin role and stays active. Give the admin role to another account first.';
+
 /**
- * Say why an admin call failed, preferring the server's own words.
+ * Say why an admin call failed, preferring the server's own words; the last
+ * admin's 409 and a refused escalation (403 insufficient_scope) get a
+ * sentence of their own.
  *
  * @param {unknown} error an ApiError, a TypeError from fetch, or anything
  * @returns {string} the `error_description` when the server gave one
  */
 export function describeError(error) {
   if (error instanceof TypeError) return 'The server could not be reached. Check your connection.';
+  if (error?.status === 409 && /last active admin/i.test(error.description || '')) return LAST_ADMIN_TEXT;
+  if (error?.status === 403 && error.code === 'insufficient_scope' && !error.description) {
+    return 'Refused: this would need a permission you do not hold. An admin change never hands out or touches more than you hold yourself.';
+  }
   if (error?.description) return error.description;
   if (error?.status === 403) return 'Your account does not have the permission this needs.';
   if (error?.status === 404) return 'It was not found.';

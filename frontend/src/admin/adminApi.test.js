@@ -5,6 +5,7 @@ import {
   buildQuery,
   createAdminApi,
   describeError,
+  LAST_ADMIN_TEXT,
   eventLabel,
   formatDetails,
   pageInfo,
@@ -111,6 +112,7 @@ describe('audit events', () => {
     expect(AUDIT_EVENTS.map(([code]) => code).sort()).toEqual(
       [
         'email_allowed',
+        'escalation_refused',
         'login_failed',
         'login_succeeded',
         'logout',
@@ -133,6 +135,20 @@ describe('describeError', () => {
   it("prefers the server's error_description", () => {
     expect(describeError(new ApiError(400, 'invalid_request', 'roles: unknown role nope.'))).toBe('roles: unknown role nope.');
     expect(describeError(new ApiError(403, 'insufficient_scope', 'needs users:write'))).toBe('needs users:write');
+  });
+
+  it('says the last admin refusal (409) in words', () => {
+    const error = new ApiError(409, 'conflict', 'roles: this is the last active admin; give admin to another account first.');
+    expect(describeError(error)).toBe(LAST_ADMIN_TEXT);
+    expect(describeError(error)).toMatch(/last active admin.*another account/);
+  });
+
+  it('keeps the words of another 409', () => {
+    expect(describeError(new ApiError(409, 'conflict', 'name: taken.'))).toBe('name: taken.');
+  });
+
+  it('says a refused escalation without a description in words', () => {
+    expect(describeError(new ApiError(403, 'insufficient_scope'))).toMatch(/never hands out or touches more than you hold/);
   });
 
   it('explains answers without a description and network failures', () => {

@@ -5,8 +5,9 @@ import { createAdminApi, describeError } from './adminApi.js';
 import { adminCapabilities } from './permissions.js';
 
 /**
- * The admin API of the tab, what the token allows (`can`), and the id of
- * the signed-in admin (the token's `sub`), for marking "you".
+ * The admin API of the tab, what the token allows (`can`), the token's
+ * permissions (`held`), and the id of the signed-in admin (the token's
+ * `sub`), for marking "you".
  */
 export function useAdmin() {
   const { api, permissions, claims } = useAuth();
@@ -15,7 +16,8 @@ export function useAdmin() {
   // eslint-disable-next-line react-hooks/exhaustive-deps
   const can = useMemo(() => adminCapabilities(permissions), [key]);
   const currentUserId = claims?.sub === undefined || claims?.sub === null ? null : String(claims.sub);
-  return { api, admin, can, currentUserId };
+  // `held`: the token's permissions, for not offering what the API refuses (permissions.js).
+  return { api, admin, can, currentUserId, held: permissions };
 }
 
 /**
