@@ -166,6 +166,28 @@ def test_down_stops_exactly_what_that_stack_started(base_url, tmp_path):
         decoy.wait(timeout=10)
 
 
+def test_a_failed_start_leaves_no_supervisord_behind(base_url, tmp_path):
+    """A gateway whose routes declaration is refused: `start` fails, and the
+    supervisord it launched for that stack does not linger."""
+    routes = tmp_path / "routes.toml"
+    routes.write_text('[[service]]\nname = "x"\nprefix = "/api/x"\nupstreams = ["nowhere"]\n', encoding="utf-8")
+    state = tmp_path / "stack"
+    result = stack("start", "gateway", check=False, env={"STACK_DIR": str(state), "GATEWAY_PORT": str(free_port()),
+                                                        "GATEWAY_ROUTES_FILE": str(routes)})
+    assert result.returncode != 0
+    assert not (state / "run" / "supervisor.sock").exists()
+    supervisors = [pid for pid in os.listdir("/proc") if pid.isdigit() and process_state(int(pid)) not in (None, "Z")
+                   and f"STACK_DIR={state}".encode() in _environ(int(pid))]
+    assert not supervisors, f"supervisord {supervisors} outlived the failed start"
+
+
+def _environ(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return b""
+
+
 def test_dotenv_fills_in_only_what_the_environment_leaves_unset(tmp_path):
     """A checkout with a `.env` (the script and its folder copied, the venv
     linked): `env` shows the file's ports and URL, and the environment's
