@@ -22,6 +22,7 @@ from .database import engine_options
 from .errors import register_error_handlers
 from .extensions import db
 from .logs import configure_logging, init_request_ids
+from .metrics import init_metrics
 from .openapi import document
 
 #: Largest request body accepted, in bytes (larger: 413).
@@ -59,6 +60,7 @@ def create_app(config: Mapping[str, str] | Settings | None = None, *, verifier: 
 
     db.init_app(app)
     init_request_ids(app)
+    init_metrics(app)
     if verifier is None:
         verifier = TokenVerifier(issuer=settings.issuer, audience=settings.audience, jwks_url=settings.jwks_url,
                                  revocations_url=settings.revocations_url, trust_window=settings.trust_window,

@@ -64,6 +64,8 @@ class Settings(BaseModel):
     database_wait: int = Field(alias="NOTES_DATABASE_WAIT", default=60, ge=0, le=3600)
     #: Python logging level name.
     log_level: str = Field(alias="LOG_LEVEL", default="INFO")
+    #: ``host:port`` of the internal Prometheus listener (gunicorn master); empty: off.
+    metrics_bind: str = Field(alias="NOTES_METRICS_BIND", default="")
 
     @field_validator("database_url")
     @classmethod
@@ -90,6 +92,23 @@ class Settings(BaseModel):
     def algorithm_list(self) -> tuple[str, ...]:
         """``algorithms`` as a tuple, e.g. ``("ES256", "RS256")``."""
         return tuple(self.algorithms.split(","))
+
+    @field_validator("metrics_bind")
+    @classmethod
+    def _metrics_bind(cls, value: str) -> str:
+        if value:
+            host, _, port = value.rpartition(":")
+            if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+                raise ValueError("must be host:port (e.g. 127.0.0.1:9200), or empty to turn metrics off")
+        return value
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """(host, port) of NOTES_METRICS_BIND (IPv6 without brackets), or None when off."""
+        if not self.metrics_bind:
+            return None
+        host, _, port = self.metrics_bind.rpartition(":")
+        return host.strip("[]"), int(port)
 
     @field_validator("log_level")
     @classmethod
