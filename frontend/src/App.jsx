@@ -6,6 +6,7 @@ import { Loading } from './components/ui.jsx';
 import Landing from './pages/Landing.jsx';
 import AuthCallback from './pages/AuthCallback.jsx';
 import LoginPage from './pages/LoginPage.jsx';
+import RegisterPage from './pages/RegisterPage.jsx';
 import Profile from './pages/Profile.jsx';
 import Sessions from './pages/Sessions.jsx';
 import Notes from './pages/Notes.jsx';
@@ -22,6 +23,7 @@ export default function App({ callback }) {
         <Route index element={<Landing />} />
         <Route path="auth/callback" element={<AuthCallback callback={callback} />} />
         <Route path="login" element={<LoginPage />} />
+        <Route path="register" element={<RegisterPage />} />
         <Route element={<RequireAuth />}>
           <Route path="profile" element={<Profile />} />
           <Route path="sessions" element={<Sessions />} />

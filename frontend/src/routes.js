@@ -6,7 +6,7 @@
  */
 
 /** Permissions that open the admin area (docs/interface.md, "Authorization"). */
-export const ADMIN_PERMISSIONS = ['users:read', 'users:write', 'roles:write', 'audit:read'];
+export const ADMIN_PERMISSIONS = ['users:read', 'users:write', 'roles:write', 'audit:read', 'service_accounts:write'];
 
 export const NAV_ITEMS = [
   { to: '/profile', label: 'Profile' },

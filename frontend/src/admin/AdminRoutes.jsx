@@ -4,8 +4,10 @@ import { RequirePermission } from '../components/guards.jsx';
 import NotFound from '../pages/NotFound.jsx';
 import AllowedEmailsPage from './AllowedEmailsPage.jsx';
 import AuditPage from './AuditPage.jsx';
-import { ADMIN_SECTIONS, visibleSections } from './permissions.js';
+import { ADMIN_SECTIONS, hasAnyOf, visibleSections } from './permissions.js';
 import RolesPage from './RolesPage.jsx';
+import { SERVICE_ACCOUNTS_SECTION } from './serviceAccounts.js';
+import ServiceAccountsPage from './ServiceAccountsPage.jsx';
 import UserDetailPage from './UserDetailPage.jsx';
 import UsersPage from './UsersPage.jsx';
 
@@ -15,9 +17,15 @@ import UsersPage from './UsersPage.jsx';
  * chunk and makes no admin request. Inside, each section is guarded by its
  * own permission (permissions.js); the API enforces them all anyway.
  */
+/** The sections the token may see, service accounts last. */
+function sectionsFor(permissions) {
+  const extra = hasAnyOf(permissions, SERVICE_ACCOUNTS_SECTION.anyOf) ? [SERVICE_ACCOUNTS_SECTION] : [];
+  return [...visibleSections(permissions), ...extra];
+}
+
 function AdminLayout() {
   const { permissions } = useAuth();
-  const sections = visibleSections(permissions);
+  const sections = sectionsFor(permissions);
   return (
     <div className="admin">
       <nav className="admin-nav" aria-label="Admin sections">
@@ -37,7 +45,7 @@ function AdminLayout() {
 /** `/admin` opens the first section the token may see. */
 function AdminIndex() {
   const { permissions } = useAuth();
-  const [first] = visibleSections(permissions);
+  const [first] = sectionsFor(permissions);
   if (!first) return <NotFound />;
   return <Navigate to={`/admin/${first.path}`} replace />;
 }
@@ -88,6 +96,14 @@ export default function AdminRoutes() {
           element={
             <RequirePermission anyOf={section('audit')}>
               <AuditPage />
+            </RequirePermission>
+          }
+        />
+        <Route
+          path="service-accounts"
+          element={
+            <RequirePermission anyOf={SERVICE_ACCOUNTS_SECTION.anyOf}>
+              <ServiceAccountsPage />
             </RequirePermission>
           }
         />

@@ -2,6 +2,8 @@ import { Link, useSearchParams } from 'react-router-dom';
 import { loginUrl, useAuth } from '../auth/AuthContext.jsx';
 import { SignInButton } from '../components/ui.jsx';
 import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
+import { useResource } from '../hooks/useResource.js';
+import PasswordSignIn from './PasswordSignIn.jsx';
 
 /** What went wrong, per error code of the login callback (docs/interface.md). */
 export const LOGIN_ERRORS = {
@@ -54,7 +56,10 @@ const GENERIC_ERROR = {
 /** `/login` and `/login?error=<code>`. */
 export default function LoginPage() {
   const [params] = useSearchParams();
-  const { status } = useAuth();
+  const { api, status } = useAuth();
+  // GET /api/public/info says whether email and password sign-in is on.
+  const info = useResource(() => api.get('/api/public/info', { auth: false }), [api]);
+  const passwordLogin = info.data?.password_login === true;
   const code = params.get('error');
   const known = code && Object.hasOwn(LOGIN_ERRORS, code) ? LOGIN_ERRORS[code] : null;
   const problem = code ? known || GENERIC_ERROR : null;
@@ -94,6 +99,7 @@ export default function LoginPage() {
         <>
           <p>Use your Google account. You will come back here afterwards.</p>
           <SignInButton />
+          {passwordLogin && <PasswordSignIn registered={params.get('registered') === '1'} />}
         </>
       )}
     </section>

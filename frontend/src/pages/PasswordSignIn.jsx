@@ -1,0 +1,80 @@
+import { useState } from 'react';
+import { Link, useNavigate } from 'react-router-dom';
+import { useAuth } from '../auth/AuthContext.jsx';
+import { signInWithPassword } from '../auth/password.js';
+import { Alert } from '../components/ui.jsx';
+
+/**
+ * "Email and password" sign-in (docs/local-accounts.md), shown on the
+ * sign-in page beside Google when the server enables it. A wrong password
+ * and an unknown email get the same answer, on purpose.
+ */
+export default function PasswordSignIn({ next = '/profile', registered = false }) {
+  const { api } = useAuth();
+  const navigate = useNavigate();
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState(null);
+
+  async function submit(event) {
+    event.preventDefault();
+    setBusy(true);
+    setProblem(null);
+    const result = await signInWithPassword(api, email, password);
+    setBusy(false);
+    if (result.ok) {
+      navigate(next, { replace: true });
+      return;
+    }
+    setPassword('');
+    setProblem(result.message);
+  }
+
+  return (
+    <section className="password-sign-in" aria-labelledby="password-title">
+      <h2 id="password-title">Email and password</h2>
+      {registered && <Alert kind="success">Your account was created. Sign in with it now.</Alert>}
+      <form onSubmit={submit} className="stack-form" noValidate>
+        <div className="field">
+          <label htmlFor="password-email">Email</label>
+          <input
+            id="password-email"
+            type="email"
+            autoComplete="username"
+            spellCheck={false}
+            maxLength={254}
+            value={email}
+            onChange={(event) => setEmail(event.target.value)}
+            required
+          />
+        </div>
+        <div className="field">
+          <label htmlFor="password-password">Password</label>
+          <input
+            id="password-password"
+            type="password"
+            autoComplete="current-password"
+            maxLength={128}
+            value={password}
+            onChange={(event) => setPassword(event.target.value)}
+            required
+          />
+        </div>
+        {problem && (
+          <Alert kind="error" title="Could not sign in">
+            {problem}
+          </Alert>
+        )}
+        <div className="actions">
+          <button type="submit" className="button button-primary" disabled={busy || !email.trim() || !password}>
+            {busy ? 'Signing in…' : 'Sign in'}
+          </button>
+          <Link className="button button-ghost" to="/register">
+            Create an account
+          </Link>
+        </div>
+      </form>
+    </section>
+  );
+}

@@ -1,0 +1,140 @@
+import { useState } from 'react';
+import { Link, useNavigate } from 'react-router-dom';
+import { useAuth } from '../auth/AuthContext.jsx';
+import { PASSWORD_RULES, passwordLengthProblem, registerAccount } from '../auth/password.js';
+import { Alert, Loading } from '../components/ui.jsx';
+import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
+import { useResource } from '../hooks/useResource.js';
+
+/**
+ * `/register`: create a local account (docs/local-accounts.md) when the
+ * server enables email and password sign-in. The rules are shown before
+ * submitting; the server checks them all and says what is wrong.
+ */
+export default function RegisterPage() {
+  const { api, status } = useAuth();
+  const navigate = useNavigate();
+  useDocumentTitle('Create an account');
+  const info = useResource(() => api.get('/api/public/info', { auth: false }), [api]);
+  const [email, setEmail] = useState('');
+  const [name, setName] = useState('');
+  const [password, setPassword] = useState('');
+  const [repeat, setRepeat] = useState('');
+  const [touched, setTouched] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState(null);
+
+  if (info.loading && !info.data) return <Loading />;
+  if (!info.data?.password_login) {
+    return (
+      <section className="panel narrow" aria-labelledby="register-title">
+        <h1 id="register-title">Create an account</h1>
+        <p>Accounts with a password are not enabled here. Sign in with Google instead.</p>
+        <Link className="button button-primary" to="/login">
+          Go to the sign-in page
+        </Link>
+      </section>
+    );
+  }
+
+  const lengthProblem = passwordLengthProblem(password);
+  const mismatch = repeat !== '' && repeat !== password;
+
+  async function submit(event) {
+    event.preventDefault();
+    setTouched(true);
+    if (lengthProblem || mismatch || repeat === '') return;
+    setBusy(true);
+    setProblem(null);
+    const result = await registerAccount(api, { email, password, name });
+    setBusy(false);
+    if (result.ok) {
+      navigate('/login?registered=1', { replace: true });
+      return;
+    }
+    setProblem(result.message);
+  }
+
+  return (
+    <section className="panel narrow" aria-labelledby="register-title">
+      <h1 id="register-title">Create an account</h1>
+      {status === 'authenticated' && <Alert kind="info">You are already signed in; you can still create another account.</Alert>}
+      <div className="password-rules" id="password-rules">
+        <h2>Password rules</h2>
+        <ul>
+          {PASSWORD_RULES.map((rule) => (
+            <li key={rule}>{rule}</li>
+          ))}
+        </ul>
+      </div>
+      <form onSubmit={submit} className="stack-form" noValidate>
+        <div className="field">
+          <label htmlFor="register-email">Email</label>
+          <input
+            id="register-email"
+            type="email"
+            autoComplete="email"
+            spellCheck={false}
+            maxLength={254}
+            value={email}
+            onChange={(event) => setEmail(event.target.value)}
+            required
+          />
+        </div>
+        <div className="field">
+          <label htmlFor="register-name">Name</label>
+          <input
+            id="register-name"
+            type="text"
+            autoComplete="name"
+            maxLength={255}
+            value={name}
+            onChange={(event) => setName(event.target.value)}
+          />
+        </div>
+        <div className="field">
+          <label htmlFor="register-password">Password</label>
+          <input
+            id="register-password"
+            type="password"
+            autoComplete="new-password"
+            aria-describedby="password-rules register-password-hint"
+            value={password}
+            onChange={(event) => setPassword(event.target.value)}
+            required
+          />
+          <p id="register-password-hint" className={`small ${touched && lengthProblem ? 'field-error' : 'muted'}`}>
+            {lengthProblem || 'Long enough.'}
+          </p>
+        </div>
+        <div className="field">
+          <label htmlFor="register-repeat">Repeat the password</label>
+          <input
+            id="register-repeat"
+            type="password"
+            autoComplete="new-password"
+            value={repeat}
+            onChange={(event) => setRepeat(event.target.value)}
+            required
+          />
+          {(mismatch || (touched && repeat === '')) && (
+            <p className="small field-error">{mismatch ? 'The two passwords differ.' : 'Type the password again.'}</p>
+          )}
+        </div>
+        {problem && (
+          <Alert kind="error" title="Could not create the account">
+            {problem}
+          </Alert>
+        )}
+        <div className="actions">
+          <button type="submit" className="button button-primary" disabled={busy || !email.trim()}>
+            {busy ? 'Creating…' : 'Create account'}
+          </button>
+          <Link className="button button-ghost" to="/login">
+            I already have an account
+          </Link>
+        </div>
+      </form>
+    </section>
+  );
+}
