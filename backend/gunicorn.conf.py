@@ -61,3 +61,17 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker):
+    """Start this worker's revocation poller before it takes a request.
+
+    Started lazily, the first token check of a worker would poll the database
+    itself: with the database hung, that check (and every thread queued behind
+    it) waits the read timeout, and the worker, holding no snapshot to trust,
+    answers 503 even on token-only routes for the whole outage
+    (docs/operations.md "Timeouts and fallbacks").
+    """
+    from authgw.extension import AuthGW
+
+    AuthGW.of(worker.wsgi).revocation_feed.start()

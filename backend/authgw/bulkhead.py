@@ -29,6 +29,8 @@ from .exceptions import ServiceUnavailable
 
 #: A slot held longer than this (seconds) marks the database as slow: refuse at once.
 SLOW_SECONDS = 0.5
+#: A request waiting for a slot re-checks the holders this often (seconds).
+WAIT_STEP_SECONDS = 0.05
 
 
 def no_database(view: Callable) -> Callable:
@@ -69,10 +71,9 @@ class DatabaseBulkhead:
             ServiceUnavailable: no slot: the database is slow (refused at
                 once) or stayed busy for ``wait`` seconds.
         """
-        if not self._slots.acquire(blocking=False):
-            if self._oldest_age() > SLOW_SECONDS or not self._slots.acquire(timeout=self.wait):
-                raise ServiceUnavailable("The database is not answering; retry shortly.",
-                                         headers={"Retry-After": "5"})
+        if not self._slots.acquire(blocking=False) and not self._wait_for_slot():
+            raise ServiceUnavailable("The database is not answering; retry shortly.",
+                                     headers={"Retry-After": "5"})
         with self._lock:
             ticket = next(self._tickets)
             self._held[ticket] = self._clock()
@@ -84,6 +85,21 @@ class DatabaseBulkhead:
             if self._held.pop(ticket, None) is None:
                 return
         self._slots.release()
+
+    def _wait_for_slot(self) -> bool:
+        # Short steps, each re-judging the holders: once the oldest turns slow
+        # (the database hung while we waited) stop at once. A waiter holds a
+        # gunicorn thread, the one token-only routes need, so it must not keep
+        # it for the whole ``wait``, nor take a slot only to hang on the
+        # database after waiting.
+        deadline = time.monotonic() + self.wait
+        while self._oldest_age() <= SLOW_SECONDS:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if self._slots.acquire(timeout=min(remaining, WAIT_STEP_SECONDS)):
+                return True
+        return False
 
     def _oldest_age(self) -> float:
         with self._lock:

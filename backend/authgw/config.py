@@ -171,9 +171,9 @@ class Environment(BaseSettings):
     # -- database
     database_url: str | None = Field(None, validation_alias="DATABASE_URL")
     database_password_file: Path | None = Field(None, validation_alias="DATABASE_PASSWORD_FILE")
-    database_connect_timeout: Seconds = Field(2.0, gt=0, le=60, validation_alias="DATABASE_CONNECT_TIMEOUT")
-    database_read_timeout: Seconds = Field(3.0, gt=0, le=3600, validation_alias="DATABASE_READ_TIMEOUT")
-    database_write_timeout: Seconds = Field(3.0, gt=0, le=3600, validation_alias="DATABASE_WRITE_TIMEOUT")
+    database_connect_timeout: Seconds = Field(1.0, gt=0, le=60, validation_alias="DATABASE_CONNECT_TIMEOUT")
+    database_read_timeout: Seconds = Field(1.0, gt=0, le=3600, validation_alias="DATABASE_READ_TIMEOUT")
+    database_write_timeout: Seconds = Field(1.0, gt=0, le=3600, validation_alias="DATABASE_WRITE_TIMEOUT")
     database_pool_timeout: Seconds = Field(2.0, gt=0, le=60, validation_alias="DATABASE_POOL_TIMEOUT")
     database_pool_size: int = Field(5, ge=1, le=100, validation_alias="DATABASE_POOL_SIZE")
     database_max_overflow: int = Field(10, ge=0, le=100, validation_alias="DATABASE_MAX_OVERFLOW")
@@ -422,9 +422,9 @@ class Settings:
     oidc_http_timeout: float = 5.0
     revocation_poll_interval: float = 1.0
     revocation_trust_window: int = 60
-    database_connect_timeout: float = 2.0
-    database_read_timeout: float = 3.0
-    database_write_timeout: float = 3.0
+    database_connect_timeout: float = 1.0
+    database_read_timeout: float = 1.0
+    database_write_timeout: float = 1.0
     database_pool_timeout: float = 2.0
     database_pool_size: int = 5
     database_max_overflow: int = 10

@@ -1,6 +1,7 @@
 import logging
 from logging.config import fileConfig
 
+import sqlalchemy as sa
 from flask import current_app
 
 from alembic import context
@@ -75,6 +76,8 @@ def run_migrations_offline():
 MIGRATION_LOCK = "authgw_migrations"
 #: Seconds a replica waits for another one's migration to finish.
 MIGRATION_LOCK_TIMEOUT = 300
+#: Read/write timeout of the migration connection, seconds (the lock wait plus a long DDL statement).
+MIGRATION_IO_TIMEOUT = 3600
 
 
 def run_migrations_online():
@@ -100,6 +103,13 @@ def run_migrations_online():
         conf_args["process_revision_directives"] = process_revision_directives
 
     connectable = get_engine()
+    if connectable.dialect.name in ("mysql", "mariadb"):
+        # The request path's driver timeouts are a second or so (a hung
+        # database must fail requests fast, docs/configuration.md); waiting
+        # for the lock below or rewriting a large table takes longer, so
+        # migrations get a connection of their own with generous timeouts.
+        connectable = sa.create_engine(connectable.url, poolclass=sa.pool.NullPool, connect_args={
+            "connect_timeout": 10, "read_timeout": MIGRATION_IO_TIMEOUT, "write_timeout": MIGRATION_IO_TIMEOUT})
 
     with connectable.connect() as connection:
         # Backend replicas started together all run `flask db upgrade`: on

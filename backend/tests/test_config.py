@@ -345,7 +345,7 @@ def test_turn_two_settings_have_their_documented_defaults(production_env, tmp_pa
     assert settings.revocation_poll_interval == 1.0
     assert settings.revocation_trust_window == 60
     assert (settings.database_connect_timeout, settings.database_read_timeout,
-            settings.database_write_timeout, settings.database_pool_timeout) == (2, 3, 3, 2)
+            settings.database_write_timeout, settings.database_pool_timeout) == (1, 1, 1, 2)
     assert (settings.database_pool_size, settings.database_max_overflow) == (5, 10)
     assert settings.db_concurrency == 3  # GUNICORN_THREADS (4) - 1: one thread stays free for token-only routes
     assert (settings.redis_socket_timeout, settings.redis_connect_timeout) == (1, 1)
