@@ -17,7 +17,7 @@ from .flows import access_token_of, bearer, login
 from .test_login import assert_login_error
 from .test_sessions import assert_refresh_refused, assert_refused
 
-ALL_PERMISSIONS = ["audit:read", "notes:read", "notes:write", "roles:write", "users:read", "users:write"]
+ALL_PERMISSIONS = ["audit:read", "notes:read", "notes:write", "roles:write", "service_accounts:write", "users:read", "users:write"]
 
 
 def assert_error(response, status: int, code: str, field: str | None = None):

@@ -171,7 +171,7 @@ def test_roles_list_prints_each_role_with_its_permissions(flask_cli):
     result = flask_cli("roles", "list")
     assert_ok(result)
     lines = {line.split()[0]: line.split()[1:] for line in result.output.splitlines()}
-    assert lines["admin"] == ["audit:read,notes:read,notes:write,roles:write,users:read,users:write"]
+    assert lines["admin"] == ["audit:read,notes:read,notes:write,roles:write,service_accounts:write,users:read,users:write"]
     assert lines["user"] == ["notes:read,notes:write"]
 
 
@@ -207,7 +207,7 @@ def test_roles_command_errors_exit_non_zero_with_a_message_and_change_nothing(ap
     make_role("support", ["audit:read"])
     assert_fails(flask_cli(*args), message)
     assert role_permissions(app, "support") == ["audit:read"]
-    assert role_permissions(app, "admin") == ["audit:read", "notes:read", "notes:write", "roles:write", "users:read", "users:write"]
+    assert role_permissions(app, "admin") == ["audit:read", "notes:read", "notes:write", "roles:write", "service_accounts:write", "users:read", "users:write"]
     assert role_permissions(app, "auditors") is None and role_permissions(app, "ghost") is None
     assert audit_events(app) == []
 

@@ -18,7 +18,7 @@ from .fakes import OMIT
 from .flows import (access_token_of, bearer, finish_login, fragment_of, is_cleared, login, query_of, set_cookies,
                     start_login)
 
-ALL_PERMISSIONS = ["audit:read", "notes:read", "notes:write", "roles:write", "users:read", "users:write"]
+ALL_PERMISSIONS = ["audit:read", "notes:read", "notes:write", "roles:write", "service_accounts:write", "users:read", "users:write"]
 
 
 def audit_events(app, event: str | None = None) -> list[AuditEvent]:
