@@ -32,8 +32,9 @@ export default function PasswordSignIn({ next = '/profile', registered = false }
   }
 
   return (
-    <section className="password-sign-in" aria-labelledby="password-title">
-      <h2 id="password-title">Email and password</h2>
+    // Not a labelled region: its name would also match the "Email" field's label.
+    <section className="password-sign-in">
+      <h2>Email and password</h2>
       {registered && <Alert kind="success">Your account was created. Sign in with it now.</Alert>}
       <form onSubmit={submit} className="stack-form" noValidate>
         <div className="field">

@@ -19,8 +19,8 @@ export default function RegisterPage() {
   const [email, setEmail] = useState('');
   const [name, setName] = useState('');
   const [password, setPassword] = useState('');
-  const [repeat, setRepeat] = useState('');
   const [touched, setTouched] = useState(false);
+  const [showPassword, setShowPassword] = useState(false);
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState(null);
 
@@ -38,12 +38,11 @@ export default function RegisterPage() {
   }
 
   const lengthProblem = passwordLengthProblem(password);
-  const mismatch = repeat !== '' && repeat !== password;
 
   async function submit(event) {
     event.preventDefault();
     setTouched(true);
-    if (lengthProblem || mismatch || repeat === '') return;
+    if (lengthProblem) return;
     setBusy(true);
     setProblem(null);
     const result = await registerAccount(api, { email, password, name });
@@ -96,7 +95,7 @@ export default function RegisterPage() {
           <label htmlFor="register-password">Password</label>
           <input
             id="register-password"
-            type="password"
+            type={showPassword ? 'text' : 'password'}
             autoComplete="new-password"
             aria-describedby="password-rules register-password-hint"
             value={password}
@@ -106,20 +105,10 @@ export default function RegisterPage() {
           <p id="register-password-hint" className={`small ${touched && lengthProblem ? 'field-error' : 'muted'}`}>
             {lengthProblem || 'Long enough.'}
           </p>
-        </div>
-        <div className="field">
-          <label htmlFor="register-repeat">Repeat the password</label>
-          <input
-            id="register-repeat"
-            type="password"
-            autoComplete="new-password"
-            value={repeat}
-            onChange={(event) => setRepeat(event.target.value)}
-            required
-          />
-          {(mismatch || (touched && repeat === '')) && (
-            <p className="small field-error">{mismatch ? 'The two passwords differ.' : 'Type the password again.'}</p>
-          )}
+          <label className="small">
+            <input type="checkbox" checked={showPassword} onChange={(event) => setShowPassword(event.target.checked)} /> Show
+            what I type
+          </label>
         </div>
         {problem && (
           <Alert kind="error" title="Could not create the account">

@@ -1,0 +1,57 @@
+import { test, expect } from './fixtures.js';
+import { uniqueEmail } from './helpers.js';
+
+// Needs a stack with PASSWORD_LOGIN=on (scripts/test sets it; docs/local-accounts.md).
+const PASSWORD = 'copper meadow violin 31';
+
+async function register(page, email, password = PASSWORD) {
+  await page.goto('/register');
+  await expect(page.getByRole('heading', { name: 'Password rules' })).toBeVisible();
+  await expect(page.getByText('At least 12 and at most 128 characters')).toBeVisible();
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Name').fill('Playwright Person');
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Create account' }).click();
+}
+
+test('register a new account, then sign in with the password', async ({ page }) => {
+  const email = uniqueEmail('local');
+  await register(page, email);
+  await page.waitForURL((url) => url.pathname === '/login');
+  await expect(page.getByText('Your account was created')).toBeVisible();
+
+  await expect(page.getByRole('heading', { name: 'Email and password' })).toBeVisible();
+  await expect(page.getByRole('link', { name: 'Sign in with Google' })).toBeVisible();
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.waitForURL((url) => url.pathname === '/profile');
+  await expect(page.getByTestId('profile-email')).toHaveText(email);
+
+  // A session like any other: it survives a reload and is in the devices list.
+  await page.reload();
+  await expect(page.getByTestId('profile-email')).toHaveText(email);
+  await page.goto('/sessions');
+  await expect(page.getByText('This device')).toBeVisible();
+});
+
+test('a wrong password is said in words, and a weak one is refused before the account exists', async ({
+  page,
+  consoleErrors,
+}) => {
+  const email = uniqueEmail('weak');
+  await register(page, email, 'qwerty123456');
+  await expect(page.getByRole('alert')).toContainText('commonly used');
+  await expect(page).toHaveURL(/\/register$/);
+
+  await page.goto('/login');
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill('whatever it might be');
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await expect(page.getByRole('alert')).toContainText('The email or password is wrong.');
+  await expect(page).toHaveURL(/\/login$/);
+  // The refused registration is an expected 400: Chromium logs every non-2xx
+  // fetch, under the page's URL.
+  const expected = /\/register: Failed to load resource: the server responded with a status of 400/;
+  consoleErrors.splice(0, consoleErrors.length, ...consoleErrors.filter((text) => !expected.test(text)));
+});
