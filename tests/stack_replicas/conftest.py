@@ -1,0 +1,114 @@
+"""Fixtures for the two-gateway, two-backend stack (``tests/stack_replicas/run``).
+
+The stack is scripts/stack's replica mode (``STACK_GATEWAYS=2``,
+``STACK_BACKENDS=2``): gateway and gateway2 in front of backend and
+backend2, one MariaDB, one Redis. Nothing is mocked. Ports come from the
+environment the run script exports (scripts/stack's defaults: GATEWAY2_PORT
+= GATEWAY_PORT + 2, BACKEND2_PORT = BACKEND_PORT + 1).
+
+Requests straight to a backend carry ``X-Forwarded-For`` with an address
+of the documentation range (RFC 5737), as the gateway would add it: the
+backend trusts one proxy (TRUSTED_PROXY_COUNT=1), so each test's rate-limit
+bucket is its own and the other suites' bucket for 127.0.0.1 is left alone.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+GATEWAY_PORT = int(os.environ.get("GATEWAY_PORT", "8080"))
+BACKEND_PORT = int(os.environ.get("BACKEND_PORT", "8000"))
+GATEWAYS = (f"http://localhost:{GATEWAY_PORT}",
+            f"http://localhost:{os.environ.get('GATEWAY2_PORT', GATEWAY_PORT + 2)}")
+BACKENDS = (f"http://127.0.0.1:{BACKEND_PORT}",
+            f"http://127.0.0.1:{os.environ.get('BACKEND2_PORT', BACKEND_PORT + 1)}")
+
+
+def stack(*args: str) -> subprocess.CompletedProcess:
+    """Run ``scripts/stack <args>`` with the run script's environment."""
+    return subprocess.run([str(ROOT / "scripts" / "stack"), *args], cwd=ROOT, check=True,
+                          capture_output=True, text=True, timeout=120)
+
+
+def client_address() -> str:
+    """A fresh client address (TEST-NET-2, RFC 5737) for X-Forwarded-For."""
+    return f"198.51.100.{secrets.randbelow(254) + 1}"
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.1):
+    """Poll ``predicate`` until it returns truthy; return (value, seconds)."""
+    start = time.monotonic()
+    while True:
+        value = predicate()
+        elapsed = time.monotonic() - start
+        if value or elapsed > timeout:
+            return value, elapsed
+        time.sleep(interval)
+
+
+class SignedIn:
+    """A browser sign-in: the access token and the session's refresh token."""
+
+    def __init__(self, access_token: str, refresh_token: str):
+        self.access_token = access_token
+        self.refresh_token = refresh_token
+
+    @property
+    def auth(self) -> dict:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+def sign_in(gateway: str = GATEWAYS[0], email: str | None = None) -> SignedIn:
+    """Sign in like a browser through ``gateway``: login → dev IdP → callback.
+
+    The callback returns to PUBLIC_URL, the first gateway's origin.
+    """
+    http = requests.Session()
+    http.headers["User-Agent"] = "authgw-replica-tests"
+    email = email or f"replica-{uuid.uuid4().hex[:10]}@example.com"
+    start = http.get(f"{gateway}/api/auth/login", params={"login_hint": email, "next": "/"},
+                     allow_redirects=False, timeout=10)
+    assert start.status_code == 302, start.text
+    at_idp = http.get(start.headers["Location"], allow_redirects=False, timeout=10)
+    assert at_idp.status_code in (302, 303), at_idp.text
+    callback = http.get(at_idp.headers["Location"], allow_redirects=False, timeout=10)
+    assert callback.status_code == 303, callback.text
+    fragment = {k: v[0] for k, v in parse_qs(urlsplit(callback.headers["Location"]).fragment).items()}
+    assert fragment.get("access_token") and http.cookies.get("refresh_token")
+    return SignedIn(fragment["access_token"], http.cookies["refresh_token"])
+
+
+def status(base: str, path: str, token: str | None, **headers) -> int:
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return requests.get(base + path, headers=headers, timeout=10).status_code
+
+
+@pytest.fixture(scope="session", autouse=True)
+def replicas_up():
+    """Every gateway and backend answers, and each gateway knows both backends."""
+    for base in GATEWAYS:
+        try:
+            requests.get(f"{base}/api/health", timeout=5).raise_for_status()
+        except requests.RequestException as exc:
+            pytest.fail(f"gateway {base} is not up ({exc}); run tests/stack_replicas/run")
+    for base in BACKENDS:
+        try:
+            requests.get(f"{base}/api/health/ready", timeout=5).raise_for_status()
+        except requests.RequestException as exc:
+            pytest.fail(f"backend {base} is not up ({exc}); run tests/stack_replicas/run")
+    stack_dir = Path(os.environ.get("STACK_DIR", ROOT / ".stack"))
+    second = BACKENDS[1].rsplit("/", 1)[1]
+    for conf in ("gateway.conf", "gateway2.conf"):
+        text = (stack_dir / "nginx" / conf).read_text()
+        assert f"http://{second}/api/internal/revocations" in text, f"{conf} does not poll {second}"
