@@ -64,10 +64,21 @@ def register_cli(app: Flask) -> None:
         """Delete expired sessions and spent or expired refresh tokens."""
         from .sessions import purge_expired
 
+        from flask import current_app
+
+        from .extension import AuthGW
+        from .service_accounts import purge_cutoffs
+
+        window = AuthGW.of(current_app).revocation_feed.window
         while True:
             try:
                 counts = purge_expired(retention=retention)
+                # Service-account cutoffs older than the feed's window only concern expired tokens.
+                cutoffs = purge_cutoffs(window)
+                db.session.commit()
                 click.echo(f"purged {counts['sessions']} sessions and {counts['refresh_tokens']} refresh tokens")
+                if cutoffs:
+                    click.echo(f"purged {cutoffs} service-account cutoffs")
             except OperationalError as exc:
                 if not every:
                     raise click.ClickException(f"database unreachable: {exc.orig}") from None

@@ -357,3 +357,18 @@ def test_cli_creates_lists_rotates_and_deletes_without_restriction(app):
     assert missing.exit_code != 0 and "No such service account" in missing.output
     bad = runner.invoke(args=["service-accounts", "create", "x", "--role", "ghost"])
     assert bad.exit_code != 0 and "unknown role ghost" in bad.output
+
+
+def test_purge_deletes_cutoffs_older_than_the_feed_window_only(app, clock):
+    from authgw.models import ServiceAccountCutoff
+
+    now = int(clock().timestamp())
+    with app.app_context():
+        _db.session.add_all([ServiceAccountCutoff(client_id="sa_OLDOLDOLDOLDOLDO", not_before=now - 5000),
+                             ServiceAccountCutoff(client_id="sa_NEWNEWNEWNEWNEW", not_before=now - 10)])
+        _db.session.commit()
+    result = app.test_cli_runner().invoke(args=["purge"])
+    assert result.exit_code == 0 and "purged 1 service-account cutoffs" in result.output
+    with app.app_context():
+        assert [row.client_id for row in _db.session.execute(sa.select(ServiceAccountCutoff)).scalars()] == [
+            "sa_NEWNEWNEWNEWNEW"]
