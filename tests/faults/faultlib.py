@@ -1,0 +1,248 @@
+"""Tools of the fault suite: real processes frozen or killed by PID, timed requests, the fault table.
+
+A *hung* part is a process stopped with ``SIGSTOP``: its sockets still
+accept connections (the kernel completes the handshake) but nothing
+answers, which is what a wedged database or a stuck worker looks like to
+its clients. A *dead* part is ``SIGKILL``-ed and started again through
+``scripts/stack`` (the user's own script), as an operator would.
+
+The promises checked are those of docs/operations.md "Timeouts and
+fallbacks".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE_URL = os.environ.get("STACK_URL", "http://localhost:%s" % os.environ.get("GATEWAY_PORT", "8080")).rstrip("/")
+NOTES_URL = "http://127.0.0.1:%s" % os.environ.get("NOTES_PORT", "8200")
+#: Client-side cap on any one request (s): far above every bound, so a hang shows as a failed bound, not a stuck suite.
+CLIENT_TIMEOUT = 20.0
+
+
+def stack(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``scripts/stack <args>``; raise ``CalledProcessError`` (with its output) when it fails and ``check``."""
+    done = subprocess.run([str(ROOT / "scripts" / "stack"), *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    if check and done.returncode != 0:
+        raise AssertionError(f"scripts/stack {' '.join(args)} failed ({done.returncode}): {done.stderr[-2000:]}")
+    return done
+
+
+def pid_of(service: str) -> int:
+    """The PID of ``service``'s main process as supervisord reports it (``scripts/stack pid``)."""
+    return int(stack("pid", service).stdout.strip())
+
+
+def group_pids(pgid: int) -> list[int]:
+    """Every live process of process group ``pgid`` (supervisord starts each program as its own group)."""
+    out = subprocess.run(["ps", "-e", "-o", "pid=,pgid=,stat="], capture_output=True, text=True, check=True).stdout
+    return [int(p) for p, g, s in (line.split()[:3] for line in out.splitlines() if line.strip())
+            if int(g) == pgid and not s.startswith("Z")]
+
+
+def children_of(pid: int) -> list[int]:
+    """Direct children of ``pid`` (a gunicorn master's workers)."""
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+@contextlib.contextmanager
+def frozen(service: str) -> Iterator[float]:
+    """Stop every process of ``service`` (``SIGSTOP`` to its process group) for the ``with`` body.
+
+    Yields the ``time.monotonic()`` of the freeze. ``SIGCONT`` is always
+    sent on the way out, also when the body fails.
+    """
+    pgid = pid_of(service)
+    os.killpg(pgid, signal.SIGSTOP)
+    try:
+        yield time.monotonic()
+    finally:
+        os.killpg(pgid, signal.SIGCONT)
+
+
+def killed(service: str) -> None:
+    """``SIGKILL`` every process of ``service`` and wait until supervisord saw it die."""
+    pgid = pid_of(service)
+    os.killpg(pgid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while group_pids(pgid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+@dataclass
+class Answer:
+    """One request's outcome: ``status`` (``None`` when no HTTP answer came), seconds, the response."""
+
+    status: int | None
+    seconds: float
+    response: requests.Response | None = None
+    error: str = ""
+
+    def json(self) -> dict:
+        try:
+            body = self.response.json() if self.response is not None else None
+        except ValueError:
+            body = None
+        return body if isinstance(body, dict) else {}
+
+
+def timed(call: Callable[[], requests.Response]) -> Answer:
+    """Run one request, timing it; a transport error gives ``Answer(None, ...)``."""
+    start = time.monotonic()
+    try:
+        response = call()
+    except requests.RequestException as exc:
+        return Answer(None, time.monotonic() - start, None, type(exc).__name__)
+    return Answer(response.status_code, time.monotonic() - start, response)
+
+
+def in_parallel(calls: list[Callable[[], requests.Response]]) -> list[Answer]:
+    """Run ``calls`` at once (one thread each); their answers, in order."""
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(timed, calls))
+
+
+def assert_json_error(answer: Answer, statuses: tuple[int, ...], bound: float, what: str) -> None:
+    """``answer`` is one of ``statuses`` within ``bound`` seconds with ``{"error", "error_description"}``;
+    a ``503`` also carries ``Retry-After``."""
+    assert answer.status in statuses, f"{what}: {answer.status} {answer.error} after {answer.seconds:.2f} s"
+    assert answer.seconds <= bound, f"{what}: answered after {answer.seconds:.2f} s (bound {bound} s)"
+    body = answer.json()
+    assert isinstance(body.get("error"), str) and isinstance(body.get("error_description"), str), \
+        f"{what}: not the JSON error shape: {answer.response.text[:200]!r}"
+    if answer.status == 503:
+        assert answer.response.headers.get("Retry-After", "").isdigit(), f"{what}: 503 without Retry-After"
+
+
+def unique_email(prefix: str = "fault") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}@example.com"
+
+
+class User:
+    """A browser-like client signed in through the gateway, the dev IdP and the callback."""
+
+    def __init__(self, email: str | None = None):
+        self.email = email or unique_email()
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = "authgw-fault-tests"
+        self.access_token = ""
+
+    @property
+    def auth(self) -> dict:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+    @property
+    def refresh_cookie(self) -> str | None:
+        return self.session.cookies.get("refresh_token")
+
+    def start_login(self) -> str:
+        """Follow ``/api/auth/login`` through the dev IdP; return the callback URL (code and state)."""
+        start = self.session.get(f"{BASE_URL}/api/auth/login", params={"login_hint": self.email, "next": "/"},
+                                 allow_redirects=False, timeout=CLIENT_TIMEOUT)
+        assert start.status_code == 302, (start.status_code, start.text[:300])
+        at_idp = self.session.get(start.headers["Location"], allow_redirects=False, timeout=CLIENT_TIMEOUT)
+        assert at_idp.status_code in (302, 303), (at_idp.status_code, at_idp.text[:300])
+        return at_idp.headers["Location"]
+
+    def callback(self, url: str) -> requests.Response:
+        return self.session.get(url, allow_redirects=False, timeout=CLIENT_TIMEOUT)
+
+    def login(self) -> "User":
+        """Sign in; keep the access token of the callback's fragment (the refresh cookie stays in the session)."""
+        answer = self.callback(self.start_login())
+        assert answer.status_code == 303, (answer.status_code, answer.text[:300])
+        fragment = {k: v[0] for k, v in parse_qs(urlsplit(answer.headers["Location"]).fragment).items()}
+        assert fragment.get("access_token"), answer.headers["Location"].split("#")[0]
+        self.access_token = fragment["access_token"]
+        return self
+
+    def refresh(self) -> requests.Response:
+        """``POST /api/auth/refresh`` with the cookie; on 200 keep the new access token."""
+        response = self.session.post(f"{BASE_URL}/api/auth/refresh", headers={"Origin": BASE_URL},
+                                     timeout=CLIENT_TIMEOUT)
+        if response.status_code == 200:
+            self.access_token = response.json()["access_token"]
+        return response
+
+    def get(self, path: str, **kw) -> requests.Response:
+        """``GET`` through the gateway with this user's access token."""
+        return requests.get(f"{BASE_URL}{path}", headers=self.auth, **{"timeout": CLIENT_TIMEOUT, **kw})
+
+    def post(self, path: str, **kw) -> requests.Response:
+        """``POST`` through the gateway with this user's access token."""
+        return requests.post(f"{BASE_URL}{path}", headers=self.auth, **{"timeout": CLIENT_TIMEOUT, **kw})
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.1) -> float | None:
+    """Seconds until ``predicate()`` held (polled every ``interval``), or ``None`` after ``timeout``."""
+    start = time.monotonic()
+    while True:
+        try:
+            if predicate():
+                return time.monotonic() - start
+        except requests.RequestException:
+            pass
+        if time.monotonic() - start > timeout:
+            return None
+        time.sleep(interval)
+
+
+def ok(call: Callable[[], requests.Response], status: int = 200) -> Callable[[], bool]:
+    """A predicate for ``wait_for``: ``call()`` answers ``status`` within 3 s."""
+    return lambda: call().status_code == status
+
+
+@dataclass
+class FaultRow:
+    """One line of the fault table."""
+
+    fault: str
+    answers: Counter = field(default_factory=Counter)
+    worst: float = 0.0
+    recovered: float | None = None
+
+    def saw(self, *answers: Answer) -> None:
+        for answer in answers:
+            self.answers[str(answer.status) if answer.status else answer.error or "none"] += 1
+            self.worst = max(self.worst, answer.seconds)
+
+
+class FaultTable:
+    """The table printed at the end of the run (fault -> answers, worst latency, recovered after)."""
+
+    def __init__(self):
+        self.rows: list[FaultRow] = []
+        self._lock = threading.Lock()
+
+    def row(self, fault: str) -> FaultRow:
+        with self._lock:
+            self.rows.append(FaultRow(fault))
+            return self.rows[-1]
+
+    def render(self) -> str:
+        lines = [f"{'fault':<44} {'answers':<34} {'worst':>7} {'recovered':>10}"]
+        for r in self.rows:
+            answers = " ".join(f"{k}x{v}" for k, v in sorted(r.answers.items()))
+            back = "-" if r.recovered is None else f"{r.recovered:.2f} s"
+            lines.append(f"{r.fault:<44} {answers:<34} {r.worst:>6.2f}s {back:>10}")
+        return "\n".join(lines)
+
+
+TABLE = FaultTable()
