@@ -1,8 +1,23 @@
 import { test, expect } from './fixtures.js';
-import { uniqueEmail } from './helpers.js';
+import { BASE_URL } from './env.js';
+import { canRestartBackend, restartBackend, uniqueEmail } from './helpers.js';
 
-// Needs a stack with PASSWORD_LOGIN=on (scripts/test sets it; docs/local-accounts.md).
+// Needs PASSWORD_LOGIN=on (docs/local-accounts.md): scripts/test starts the
+// stack with it; a stack started without it gets its backend restarted.
 const PASSWORD = 'copper meadow violin 31';
+let restarted = false;
+
+test.beforeAll(async () => {
+  const info = await (await fetch(`${BASE_URL}/api/public/info`)).json();
+  if (info.password_login === true) return;
+  if (!canRestartBackend()) throw new Error('the stack runs without PASSWORD_LOGIN=on and cannot be restarted');
+  await restartBackend({ PASSWORD_LOGIN: 'on' });
+  restarted = true;
+});
+
+test.afterAll(async () => {
+  if (restarted) await restartBackend();
+});
 
 async function register(page, email, password = PASSWORD) {
   await page.goto('/register');
