@@ -75,6 +75,15 @@ def _cutoff() -> int:
     return math.ceil(utcnow().timestamp())
 
 
+def _by(actor) -> dict:
+    """Audit fields naming who acted: a user (``actor_id``), a service
+    account (``actor_client_id`` in the details), or the CLI (neither)."""
+    by = {"actor_id": getattr(actor, "id", None)}
+    if getattr(actor, "client_id", None):
+        by["actor_client_id"] = actor.client_id
+    return by
+
+
 def summary(account: ServiceAccount) -> dict:
     """Return the listing view of an account (``schemas.ServiceAccountSummary``), never its secret."""
     return ServiceAccountSummary(
@@ -144,8 +153,8 @@ def create_service_account(body, actor) -> tuple[ServiceAccount, str]:
                              created_at=utcnow(), created_by_id=getattr(actor, "id", None), roles=roles)
     db.session.add(account)
     db.session.flush()
-    record_event("service_account_created", actor_id=getattr(actor, "id", None), client_id=account.client_id,
-                 name=name, roles=account.role_names)
+    record_event("service_account_created", client_id=account.client_id, name=name, roles=account.role_names,
+                 **_by(actor))
     return account, secret
 
 
@@ -168,7 +177,7 @@ def rotate_secret(client_id, actor) -> tuple[ServiceAccount, str]:
     account.secret_hash = hash_client_secret(secret)
     account.secret_rotated_at = utcnow()
     _set_cutoff(account.client_id)
-    record_event("service_account_secret_rotated", actor_id=getattr(actor, "id", None), client_id=account.client_id)
+    record_event("service_account_secret_rotated", client_id=account.client_id, **_by(actor))
     return account, secret
 
 
@@ -184,8 +193,7 @@ def delete_service_account(client_id, actor) -> None:
     account = get_service_account(client_id)
     _require_holds(actor, account.permission_names, "delete_service_account", client_id=account.client_id)
     _set_cutoff(account.client_id)
-    record_event("service_account_deleted", actor_id=getattr(actor, "id", None), client_id=account.client_id,
-                 name=account.name)
+    record_event("service_account_deleted", client_id=account.client_id, name=account.name, **_by(actor))
     db.session.delete(account)
 
 

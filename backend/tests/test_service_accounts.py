@@ -186,13 +186,18 @@ def test_the_client_token_is_accepted_by_protected_routes(client, account):
     assert_error(client.get("/api/admin/users", headers=auth), 403, "insufficient_scope")
 
 
-def test_a_client_holding_admin_may_use_the_admin_api(client, signed_in_admin):
+def test_a_client_holding_admin_may_use_the_admin_api(app, client, signed_in_admin):
     strong = client.post("/api/admin/service-accounts", json={"name": "provisioner", "roles": ["admin"]},
                          headers=signed_in_admin.auth).get_json()
     auth = {"Authorization": f"Bearer {token_for(client, strong)}"}
     assert client.get("/api/admin/users", headers=auth).status_code == 200
-    assert client.post("/api/admin/service-accounts", json={"name": "child", "roles": ["user"]},
-                       headers=auth).status_code == 201
+    child = client.post("/api/admin/service-accounts", json={"name": "child", "roles": ["user"]}, headers=auth)
+    assert child.status_code == 201
+    with app.app_context():
+        event = _db.session.execute(sa.select(AuditEvent).where(
+            AuditEvent.event == "service_account_created", AuditEvent.actor_id.is_(None))).scalar_one()
+        assert event.details["actor_client_id"] == strong["client_id"]
+        assert event.details["client_id"] == child.get_json()["client_id"]
 
 
 def test_wrong_or_missing_client_authentication_is_401_invalid_client(client, account):
