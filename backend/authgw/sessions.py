@@ -10,7 +10,6 @@ fresh token (docs/interface.md, "Refresh token").
 
 from __future__ import annotations
 
-import base64
 import functools
 import hashlib
 import secrets
@@ -19,13 +18,12 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken as InvalidFernetToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from .audit import record_event
 from .clock import utcnow
 from .exceptions import InvalidGrant
 from .extension import maybe_current_authgw
+from .login_state import derive_fernet
 from .extensions import db
 from .models import Permission, RefreshToken, Role, Session, User, role_permissions, user_roles
 from .observability import count_refresh
@@ -52,9 +50,7 @@ def _new_refresh_token(session_id: str, now: datetime, ttl: int) -> str:
 @functools.lru_cache(maxsize=4)
 def _sealer(secret_key: str) -> Fernet:
     """Fernet (AES-128-CBC + HMAC-SHA256) keyed by HKDF-SHA256 of ``SECRET_KEY``."""
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-               info=b"authgw refresh-token successor").derive(secret_key.encode("utf-8"))
-    return Fernet(base64.urlsafe_b64encode(key))
+    return derive_fernet(secret_key, b"authgw refresh-token successor")
 
 
 def _seal(raw: str) -> str:

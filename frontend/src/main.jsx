@@ -7,10 +7,10 @@ import { AuthProvider } from './auth/AuthContext.jsx';
 import App from './App.jsx';
 import './styles.css';
 
-// First thing on /auth/callback: take the token out of the address bar and
-// keep it in memory only (never localStorage, sessionStorage or a cookie).
+// First thing on /auth/callback: take the token out of the address bar. Nothing
+// uses it until AuthCallback confirmed the sign-in happened in this browser
+// (auth/callback.js, confirmCallbackToken); tokens live in memory only.
 const callback = consumeCallbackFragment(window.location, window.history);
-if (callback?.accessToken) api.setAccessToken(callback.accessToken, callback.expiresIn);
 
 createRoot(document.getElementById('root')).render(
   <StrictMode>
