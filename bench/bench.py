@@ -45,6 +45,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+# bench/figures.py imports this module as `bench`: one copy, also when run as a script.
+sys.modules.setdefault("bench", sys.modules[__name__])
+import figures  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO / "bench"
 LUA_DIR = BENCH_DIR / "lua"
@@ -61,6 +65,7 @@ STACK_ENV = {
     "DEV_IDP_PORT": "49000",
     "DB_PORT": "43307",
     "REDIS_PORT": "46379",
+    "NOTES_PORT": "48200",
     "PUBLIC_URL": "http://localhost:48080",
     "APP_ENV": "development",
     # Rate limits out of the way: the bench measures the work, not the limiter
@@ -88,8 +93,8 @@ GATEWAY = "http://127.0.0.1:48080"
 SEED_ISSUER = "https://bench.authgw.invalid"
 
 TARGETS = {
-    "protected_throughput_ratio_min": 0.85,
-    "protected_p99_ratio_max": 1.3,
+    "protected_throughput_ratio_min": 0.95,   # issue 12 (issue 6: 0.85)
+    "protected_p99_ratio_max": 1.2,           # issue 12 (issue 6: 1.3)
     "refresh_per_second_min": 250.0,
     "verify_ratio_to_raw_max": 1.2,
     "backend_worker_rss_mb_max": 120.0,
@@ -185,11 +190,23 @@ def machine_info() -> dict:
 
 # --- load generation -----------------------------------------------------------
 
-CPU_SERVICES = ("gateway", "backend", "db", "redis", "idp")
+CPU_SERVICES = ("gateway", "backend", "notes", "db", "redis", "idp")
 #: pid file of each service whose CPU time is counted (bench/experiments/variants.py
 #: points gateway and backend at its copies).
 PIDFILES = {service: STACK_DIR / "run" / f"{service}.pid" for service in CPU_SERVICES}
 _TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def service_pid(service: str) -> int | None:
+    """The main pid of a service: its pid file when one is given or exists
+    (bench/experiments/variants.py, --gateway-pidfile), else what
+    ``scripts/stack pid`` says (supervisord keeps no pid files)."""
+    try:
+        return int(Path(PIDFILES[service]).read_text().strip())
+    except (OSError, ValueError, KeyError):
+        pass
+    answer = stack("pid", service, check=False)
+    return int(answer.stdout.strip()) if answer.returncode == 0 and answer.stdout.strip().isdigit() else None
 
 
 def service_pids() -> dict[str, list[int]]:
@@ -197,10 +214,8 @@ def service_pids() -> dict[str, list[int]]:
     kids = _children()
     out = {}
     for service in CPU_SERVICES:
-        pid_file = PIDFILES[service]
-        try:
-            pid = int(Path(pid_file).read_text().strip())
-        except (OSError, ValueError):
+        pid = service_pid(service)
+        if pid is None:
             continue
         pids, todo = [], [pid]
         while todo:
@@ -399,6 +414,15 @@ def mint_tokens(settings: dict, eng, count: int) -> list[str]:
     return tokens
 
 
+def logout_token(base: str, token: str) -> None:
+    """Revoke the session of ``token`` (POST /api/auth/logout with it)."""
+    import requests
+
+    answer = requests.post(f"{base}/api/auth/logout", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    if answer.status_code != 204:
+        raise RuntimeError(f"logout: {answer.status_code} {answer.text[:200]}")
+
+
 def forge(tokens: list[str]) -> list[str]:
     """Tokens with a well-formed, known-kid header but another token's signature."""
     parts = [t.split(".") for t in tokens]
@@ -578,11 +602,9 @@ def _proc_info(pid: int) -> dict | None:
 def memory_report() -> dict:
     kids = _children()
     report = {}
-    for service in ("gateway", "backend", "db", "redis", "idp", "frontend"):
-        pid_file = PIDFILES.get(service, STACK_DIR / "run" / f"{service}.pid")
-        try:
-            pid = int(Path(pid_file).read_text().strip())
-        except (OSError, ValueError):
+    for service in ("gateway", "backend", "notes", "db", "redis", "idp", "frontend"):
+        pid = service_pid(service)
+        if pid is None:
             continue
         main = _proc_info(pid)
         if main is None:
@@ -674,6 +696,14 @@ def print_report(result: dict) -> None:
             cpu = r["cpu_us_per_request"]
             out.append(f"  {name:<24}" + "".join(f"{cpu.get(svc, 0.0):>10.0f}" for svc in CPU_SERVICES)
                        + f"{sum(cpu.values()):>10.0f}")
+        if p.get("baseline") and p.get("protected"):
+            b_cpu, p_cpu = p["baseline"]["cpu_us_per_request"], p["protected"]["cpu_us_per_request"]
+            extra = {svc: p_cpu.get(svc, 0.0) - b_cpu.get(svc, 0.0) for svc in ("gateway", "backend")}
+            own = result.get("verify", {}).get("request_check_cached")
+            out.append(f"  protected - baseline: gateway {extra['gateway']:+.0f} us, backend {extra['backend']:+.0f} us "
+                       f"per request" + (f" (the backend's own check of a known token: {own:.1f} us in process, "
+                                         "section 6; the rest is its reading of the Authorization and X-Auth-* "
+                                         "headers and the route's work)" if own else ""))
     v = result.get("verify")
     if v:
         out.append("")
@@ -697,6 +727,7 @@ def print_report(result: dict) -> None:
         out.append("")
         out.append(f"purge (flask purge --retention 0 equivalent): {purge['deleted']} in {purge['seconds']:.1f} s; "
                    f"after: {purge['rows_after']}")
+    out.extend(figures.report_lines(result))
     out.append("")
     out.append("targets:")
     for check in result["checks"]:
@@ -716,11 +747,11 @@ def evaluate(result: dict) -> list[dict]:
     base, prot = p.get("baseline"), p.get("protected")
     if base and prot:
         ratio = prot["rps"] / base["rps"]
-        add("protected throughput >= 0.85 x baseline", ratio >= TARGETS["protected_throughput_ratio_min"],
+        add(f"protected throughput >= {TARGETS['protected_throughput_ratio_min']} x baseline", ratio >= TARGETS["protected_throughput_ratio_min"],
             f"{prot['rps']:.0f} / {base['rps']:.0f} req/s = {ratio:.2f} "
             f"(median of paired ratios {prot.get('paired_rps_ratio', ratio):.2f})")
         p99 = prot["p99_ms"] / base["p99_ms"]
-        add("protected p99 <= 1.3 x baseline p99", p99 <= TARGETS["protected_p99_ratio_max"],
+        add(f"protected p99 <= {TARGETS['protected_p99_ratio_max']} x baseline p99", p99 <= TARGETS["protected_p99_ratio_max"],
             f"{prot['p99_ms']:.2f} / {base['p99_ms']:.2f} ms = {p99:.2f} "
             f"(median of paired ratios {prot.get('paired_p99_ratio', p99):.2f})")
         add("no unexpected status (baseline, protected 200)", base["non_2xx"] == 0 and prot["non_2xx"] == 0
@@ -766,6 +797,7 @@ def evaluate(result: dict) -> list[dict]:
                     drift >= -TARGETS["scale_drift_max"] and sp[name]["non_2xx"] == 0,
                     f"{drift:+.1%} relative to baseline (raw {p[name]['rps']:.0f} -> {sp[name]['rps']:.0f} req/s, "
                     f"{raw_drift:+.1%}{cpu})")
+    figures.evaluate(result, add)
     return checks
 
 
@@ -844,8 +876,9 @@ def main() -> int:
                         help="distinct tokens of the cold phase (more than the gateway sees in a cache lifetime)")
     parser.add_argument("--users", type=int, default=100_000, help="users for the scale phase")
     parser.add_argument("--sessions", type=int, default=100_000, help="live sessions for the scale phase")
+    parser.add_argument("--cold-rounds", type=int, default=3, help="cold-token rounds of the gateway-only phase")
     parser.add_argument("--skip", default="", help="comma-separated phases to skip: "
-                        "invalid,cold,refresh,signin,verify,scale,purge")
+                        "invalid,cold,refresh,signin,verify,gateway,notes,outage,scale,purge")
     parser.add_argument("--url", default=GATEWAY, help="gateway to load (default the bench stack's); another "
                         "gateway in front of the same backend can be measured with the same data")
     parser.add_argument("--no-stack", action="store_true", help="do not run scripts/stack up/down "
@@ -928,6 +961,23 @@ def main() -> int:
         if "verify" not in skip:
             result["verify"] = verify_bench(settings, access[0])
             log(f"verify: raw {result['verify']['pyjwt_raw']} us, ours {result['verify']['decode_access_token']} us")
+        if "gateway" not in skip:
+            try:
+                figures.install_locations()
+                result["gateway_only"] = figures.gateway_phase(
+                    args, tokens_file, lambda n: mint_tokens(settings, eng, n), workdir)
+            finally:
+                figures.remove_locations()
+        if "notes" not in skip:
+            result["notes"] = figures.notes_phase(settings, access[0])
+            result["kit_verify"] = figures.kit_verify_phase()
+        if "outage" not in skip:
+            # A session revoked before the stop: logged out, then 2 s for every feed to hear of it.
+            revoked = access_tokens_via_refresh(args.url, seed_sessions(eng, user_ids, 1))[0]
+            expect_status(args.url, "/api/notes", revoked, 200)
+            logout_token(args.url, revoked)
+            time.sleep(2.0)
+            result["outage"] = figures.outage_phase(args, tokens_file, revoked)
 
         if "scale" not in skip:
             rows = count_rows(eng)
