@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -77,3 +78,18 @@ def test_ready_reports_each_dependency(client):
     body = client.get("/api/health/ready").get_json()
     assert body["status"] == "ok" and body["database"] == "ok" and body["redis"] == "not_used"
     assert set(body["revocation_feed"]) == {"status", "age_seconds", "trust_window"}
+
+
+def test_a_waiting_request_gives_up_as_soon_as_the_holder_turns_slow():
+    # Waiting keeps a gunicorn thread busy: once the database is known to be
+    # hung, the waiter must let go at once, not after its whole wait.
+    clock = Clock()
+    bulkhead = DatabaseBulkhead(limit=1, wait=5.0, clock=clock)
+    bulkhead.acquire()
+    timer = threading.Timer(0.2, lambda: setattr(clock, "now", clock.now + SLOW_SECONDS + 0.1))
+    timer.start()
+    started = time.monotonic()
+    with pytest.raises(ServiceUnavailable):
+        bulkhead.acquire()
+    assert 0.15 <= time.monotonic() - started < 0.6
+    timer.join()
