@@ -30,7 +30,6 @@ import secrets
 import time
 from dataclasses import dataclass
 
-import jwt
 import sqlalchemy as sa
 
 from .audit import record_event
@@ -39,6 +38,7 @@ from .exceptions import InvalidRequest, NotFound
 from .extensions import db
 from .models import Role, ServiceAccount, ServiceAccountCutoff
 from .schemas import ServiceAccountCreate, ServiceAccountSummary, parse
+from .tokens import issue_access_token
 
 #: Random bytes in a client secret (256 bits).
 CLIENT_SECRET_BYTES = 32
@@ -278,24 +278,12 @@ def mint_client_token(grant: ClientGrant, key_set, settings, *, now: float | Non
     Returns:
         (token, expires_in): the compact JWS and its lifetime in seconds.
     """
-    issued_at = int(max(time.time() if now is None else now, grant.not_before))
     ttl = settings.client_credentials_token_ttl
-    claims = {
-        "iss": settings.jwt_issuer,
-        "aud": settings.jwt_audience,
-        "sub": grant.client_id,
-        "client_id": grant.client_id,
-        "iat": issued_at,
-        "exp": issued_at + ttl,
-        "jti": secrets.token_urlsafe(16),
-        "sid": grant.session_id,
-        "email": "",
-        "name": grant.name,
-        "roles": sorted(grant.roles),
-        "permissions": sorted(grant.permissions),
-    }
-    key = key_set.signing_key
-    token = jwt.encode(claims, key.private_key, algorithm=key.algorithm, headers={"kid": key.kid, "typ": "at+jwt"})
+    token, _claims = issue_access_token(
+        key_set, issuer=settings.jwt_issuer, audience=settings.jwt_audience, ttl=ttl, subject=grant.client_id,
+        session_id=grant.session_id, email="", name=grant.name, roles=grant.roles, permissions=grant.permissions,
+        now=max(time.time() if now is None else now, grant.not_before), client_id=grant.client_id,
+    )
     return token, ttl
 
 

@@ -18,6 +18,12 @@ export const AUDIT_EVENTS = [
   ['role_created', 'Role created'],
   ['role_permissions_changed', 'Role permissions changed'],
   ['escalation_refused', 'Escalation refused'],
+  ['service_account_created', 'Service account created'],
+  ['service_account_secret_rotated', 'Service account secret rotated'],
+  ['service_account_deleted', 'Service account deleted'],
+  ['client_authentication_failed', 'Client authentication failed'],
+  ['user_registered', 'Account registered'],
+  ['password_set', 'Password set'],
 ];
 
 const EVENT_LABELS = new Map(AUDIT_EVENTS);
