@@ -124,6 +124,12 @@ describe('audit events', () => {
         'session_revoked',
         'user_activated',
         'user_deactivated',
+        'service_account_created',
+        'service_account_secret_rotated',
+        'service_account_deleted',
+        'client_authentication_failed',
+        'user_registered',
+        'password_set',
       ].sort(),
     );
     expect(eventLabel('roles_changed')).toBe('Roles changed');
