@@ -4,7 +4,7 @@ service accounts.
 Works on MySQL 8 and MariaDB 10.11 (utf8mb4, every indexed column short
 enough for InnoDB's 3072-byte key limit) and on SQLite for unit tests. The
 schema itself is created by the Alembic migrations in ``backend/migrations``;
-these classes must match them (``tests/test_migrations.py`` checks).
+these classes must match them (``tests/stack/test_migrations_mariadb.py`` checks on MariaDB).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """One gateway renderer and one backend entrypoint serve compose and the
-native stack (docs/deployment.md "Parity").
+native stack (docs/deployment.md "Parity with the native stack").
 
 The gateway image is rebuilt as a folder from the COPY lines of
 nginx/Dockerfile and rendered with its own copy of scripts/render-gateway,

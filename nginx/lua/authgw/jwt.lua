@@ -6,7 +6,7 @@
 -- key lookup (done by the caller between `parse` and `verify`), then the
 -- payload and its claims, and the signature last: a junk or expired token
 -- costs no signature. Errors are data: `nil, {reason=, description=}`.
--- The rules are those of docs/gateway-lua.md ("The check").
+-- The rules are those of docs/gateway-lua.md ("The check, in order").
 
 local cjson_safe = require "cjson.safe"
 local ossl = require "authgw.ossl"
