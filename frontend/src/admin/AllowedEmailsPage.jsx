@@ -1,14 +1,15 @@
 import { useState } from 'react';
-import { Alert, Loading } from '../components/ui.jsx';
+import { EmailField } from '../components/fields.jsx';
+import { Loading, PageHead } from '../components/ui.jsx';
 import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
 import { useResource } from '../hooks/useResource.js';
-import { AdminError, Time } from './components.jsx';
+import { ActionMessage, AdminError, Time } from './components.jsx';
 import { useAction, useAdmin } from './useAdmin.js';
 
 function AllowEmailForm({ onAllowed }) {
   const { admin } = useAdmin();
   const [email, setEmail] = useState('');
-  const { busy, message, run } = useAction();
+  const { busy, message, setMessage, run } = useAction();
 
   async function submit(event) {
     event.preventDefault();
@@ -25,29 +26,12 @@ function AllowEmailForm({ onAllowed }) {
     <section className="panel" aria-labelledby="allow-title">
       <h2 id="allow-title">Allow an email</h2>
       <form className="filter-bar" onSubmit={submit} noValidate>
-        <div className="field">
-          <label htmlFor="allow-email">Email address</label>
-          <input
-            id="allow-email"
-            type="email"
-            value={email}
-            onChange={(event) => setEmail(event.target.value)}
-            autoComplete="off"
-            spellCheck={false}
-            maxLength={320}
-            required
-          />
-        </div>
+        <EmailField id="allow-email" label="Email address" value={email} onChange={setEmail} autoComplete="off" maxLength={320} />
         <button type="submit" className="button button-primary" disabled={busy || email.trim() === ''}>
           {busy ? 'Allowing…' : 'Allow'}
         </button>
       </form>
-      {message && (
-        <Alert kind={message.kind} onDismiss={() => setMessage(null)}>
-          {message.text}
-          {message.code && <span className="error-code"> ({message.code})</span>}
-        </Alert>
-      )}
+      <ActionMessage message={message} onDismiss={() => setMessage(null)} />
     </section>
   );
 }
@@ -64,14 +48,7 @@ export default function AllowedEmailsPage() {
 
   return (
     <>
-      <div className="page-head">
-        <h1>Allowed emails</h1>
-        {can.readUsers && (
-          <button type="button" className="button button-ghost button-small" onClick={list.reload} disabled={list.loading}>
-            {list.loading && list.data ? 'Refreshing…' : 'Refresh'}
-          </button>
-        )}
-      </div>
+      <PageHead title="Allowed emails" resource={can.readUsers ? list : null} />
       <p className="muted">
         When the server has an allowlist (<code>ALLOWED_EMAILS</code> or <code>ALLOWED_EMAIL_DOMAINS</code>), only
         those accounts can sign in; an address allowed here can too, before its first login. Without an allowlist any

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { Link, useSearchParams } from 'react-router-dom';
-import { Loading } from '../components/ui.jsx';
+import { Loading, PageHead } from '../components/ui.jsx';
 import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
 import { useResource } from '../hooks/useResource.js';
 import { AUDIT_EVENTS, eventLabel, formatDetails, pageInfo, readPage } from './adminApi.js';
@@ -56,12 +56,7 @@ export default function AuditPage() {
 
   return (
     <>
-      <div className="page-head">
-        <h1>Audit log</h1>
-        <button type="button" className="button button-ghost button-small" onClick={list.reload} disabled={list.loading}>
-          {list.loading && list.data ? 'Refreshing…' : 'Refresh'}
-        </button>
-      </div>
+      <PageHead title="Audit log" resource={list} />
       <form className="filter-bar" onSubmit={applyFilter} aria-label="Filter the audit log">
         <div className="field field-narrow">
           <label htmlFor="audit-user">User id</label>

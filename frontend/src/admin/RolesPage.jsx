@@ -1,9 +1,10 @@
 import { useEffect, useState } from 'react';
-import { Alert, Loading } from '../components/ui.jsx';
+import { TextField } from '../components/fields.jsx';
+import { Loading, PageHead } from '../components/ui.jsx';
 import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
 import { useResource } from '../hooks/useResource.js';
 import { sameNames } from './adminApi.js';
-import { AdminError } from './components.jsx';
+import { ActionMessage, AdminError } from './components.jsx';
 import { permissionChoice, roleAccess } from './permissions.js';
 import { useAction, useAdmin } from './useAdmin.js';
 
@@ -54,16 +55,6 @@ function PermissionChecks({ idPrefix, legend, permissions, checked, onChange, di
   );
 }
 
-function Message({ message, onDismiss }) {
-  if (!message) return null;
-  return (
-    <Alert kind={message.kind} onDismiss={onDismiss}>
-      {message.text}
-      {message.code && <span className="error-code"> ({message.code})</span>}
-    </Alert>
-  );
-}
-
 function CreateRoleForm({ permissions, onCreated }) {
   const { admin } = useAdmin();
   const [name, setName] = useState('');
@@ -88,33 +79,23 @@ function CreateRoleForm({ permissions, onCreated }) {
       <h2 id="create-role-title">Create a role</h2>
       <form onSubmit={submit} noValidate>
         <div className="form-grid">
-          <div className="field">
-            <label htmlFor="role-name">Name</label>
-            <input
-              id="role-name"
-              type="text"
-              value={name}
-              onChange={(event) => setName(event.target.value)}
-              autoComplete="off"
-              spellCheck={false}
-              maxLength={64}
-              aria-describedby="role-name-hint"
-              required
-            />
+          <TextField
+            id="role-name"
+            label="Name"
+            type="text"
+            value={name}
+            onChange={setName}
+            autoComplete="off"
+            spellCheck={false}
+            maxLength={64}
+            aria-describedby="role-name-hint"
+            required
+          >
             <span id="role-name-hint" className="muted small">
               Lower-case letters, digits, - or _, starting with a letter.
             </span>
-          </div>
-          <div className="field">
-            <label htmlFor="role-description">Description</label>
-            <input
-              id="role-description"
-              type="text"
-              value={description}
-              onChange={(event) => setDescription(event.target.value)}
-              maxLength={255}
-            />
-          </div>
+          </TextField>
+          <TextField id="role-description" label="Description" type="text" value={description} onChange={setDescription} maxLength={255} />
         </div>
         <PermissionChecks
           idPrefix="new-role"
@@ -124,7 +105,7 @@ function CreateRoleForm({ permissions, onCreated }) {
           onChange={setChecked}
           disabled={busy}
         />
-        <Message message={message} onDismiss={() => setMessage(null)} />
+        <ActionMessage message={message} onDismiss={() => setMessage(null)} />
         <div className="actions">
           <button type="submit" className="button button-primary" disabled={busy || name.trim() === ''}>
             {busy ? 'Creating…' : 'Create role'}
@@ -178,7 +159,7 @@ function RoleCard({ role, permissions, onSaved }) {
           disabled={busy || !access.editable}
           roleName={role.name}
         />
-        <Message message={message} onDismiss={() => setMessage(null)} />
+        <ActionMessage message={message} onDismiss={() => setMessage(null)} />
         <div className="actions">
           <button
             type="submit"
@@ -210,12 +191,7 @@ export default function RolesPage() {
 
   return (
     <>
-      <div className="page-head">
-        <h1>Roles</h1>
-        <button type="button" className="button button-ghost button-small" onClick={list.reload} disabled={list.loading}>
-          {list.loading && list.data ? 'Refreshing…' : 'Refresh'}
-        </button>
-      </div>
+      <PageHead title="Roles" resource={list} />
       <p className="muted">
         A token's permissions are the union of its roles' permissions when it was issued: a change shows in each
         user's next refreshed token.

@@ -1,8 +1,9 @@
 import { useMemo, useState } from 'react';
-import { Alert, CopyButton, Loading } from '../components/ui.jsx';
+import { TextField } from '../components/fields.jsx';
+import { Alert, CopyButton, Loading, PageHead } from '../components/ui.jsx';
 import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
 import { useResource } from '../hooks/useResource.js';
-import { AdminError, Time } from './components.jsx';
+import { ActionMessage, AdminError, Time } from './components.jsx';
 import { createServiceAccountsApi, serviceAccountRoleChoice, tokenCurl } from './serviceAccounts.js';
 import { useAction, useAdmin } from './useAdmin.js';
 
@@ -54,10 +55,7 @@ function CreateForm({ accounts, roles, onCreated }) {
     <section className="panel" aria-labelledby="create-sa-title">
       <h2 id="create-sa-title">Create a service account</h2>
       <form onSubmit={submit} noValidate>
-        <div className="field">
-          <label htmlFor="sa-name">Name</label>
-          <input id="sa-name" type="text" maxLength={255} value={name} onChange={(event) => setName(event.target.value)} required />
-        </div>
+        <TextField id="sa-name" label="Name" type="text" maxLength={255} value={name} onChange={setName} required />
         <fieldset className="checks">
           <legend>Roles</legend>
           {roles.map((role) => {
@@ -85,12 +83,7 @@ function CreateForm({ accounts, roles, onCreated }) {
           {busy ? 'Creating…' : 'Create'}
         </button>
       </form>
-      {message && (
-        <Alert kind={message.kind} onDismiss={() => setMessage(null)}>
-          {message.text}
-          {message.code && <span className="error-code"> ({message.code})</span>}
-        </Alert>
-      )}
+      <ActionMessage message={message} onDismiss={() => setMessage(null)} />
     </section>
   );
 }
@@ -155,12 +148,7 @@ export default function ServiceAccountsPage() {
 
   return (
     <>
-      <div className="page-head">
-        <h1>Service accounts</h1>
-        <button type="button" className="button button-ghost button-small" onClick={list.reload} disabled={list.loading}>
-          {list.loading && list.data ? 'Refreshing…' : 'Refresh'}
-        </button>
-      </div>
+      <PageHead title="Service accounts" resource={list} />
       <p className="muted">
         A service account lets a script or another service call the API with the OAuth 2.0 client credentials grant:
         it sends its client id and secret to <code>POST /api/auth/token</code> and gets an access token carrying the

@@ -1,12 +1,12 @@
 import { useEffect, useRef, useState } from 'react';
 import { Link, useParams } from 'react-router-dom';
 import { SessionEndedError } from '../api/client.js';
-import { Alert, Chips, Loading } from '../components/ui.jsx';
+import { Alert, Chips, Loading, PageHead } from '../components/ui.jsx';
 import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
 import { useResource } from '../hooks/useResource.js';
 import { describeUserAgent } from '../lib/format.js';
 import { describeError, rolesToSave, sameNames } from './adminApi.js';
-import { AdminError, StatusBadge, Time } from './components.jsx';
+import { ActionMessage, AdminError, StatusBadge, Time } from './components.jsx';
 import { accountAccess, roleChoice } from './permissions.js';
 import { useAction, useAdmin } from './useAdmin.js';
 
@@ -185,10 +185,7 @@ function ActivationControl({ user, isSelf, account, onSaved }) {
       </p>
       {message && (
         <div ref={messageRef} tabIndex={-1} className="focus-target">
-          <Alert kind={message.kind} onDismiss={() => setMessage(null)}>
-            {message.text}
-            {message.code && <span className="error-code"> ({message.code})</span>}
-          </Alert>
+          <ActionMessage message={message} onDismiss={() => setMessage(null)} />
         </div>
       )}
       {step === 'idle' ? (
@@ -296,12 +293,7 @@ export default function UserDetailPage() {
       <p className="back-link">
         <Link to="/admin/users">← All users</Link>
       </p>
-      <div className="page-head">
-        <h1 className="break">{shown ? shown.name || shown.email : 'User'}</h1>
-        <button type="button" className="button button-ghost button-small" onClick={detail.reload} disabled={detail.loading}>
-          {detail.loading && detail.data ? 'Refreshing…' : 'Refresh'}
-        </button>
-      </div>
+      <PageHead title={shown ? shown.name || shown.email : 'User'} resource={detail} titleClassName="break" />
       {detail.loading && !shown && <Loading label="Loading the user…" />}
       {detail.error && <AdminError error={detail.error} title="Could not load the user" onRetry={detail.reload} />}
       {shown && (

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { Link, useSearchParams } from 'react-router-dom';
-import { Loading } from '../components/ui.jsx';
+import { Loading, PageHead } from '../components/ui.jsx';
 import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
 import { useResource } from '../hooks/useResource.js';
 import { pageInfo, readPage } from './adminApi.js';
@@ -41,12 +41,7 @@ export default function UsersPage() {
 
   return (
     <>
-      <div className="page-head">
-        <h1>Users</h1>
-        <button type="button" className="button button-ghost button-small" onClick={list.reload} disabled={list.loading}>
-          {list.loading && list.data ? 'Refreshing…' : 'Refresh'}
-        </button>
-      </div>
+      <PageHead title="Users" resource={list} />
       <form className="filter-bar" role="search" onSubmit={search}>
         <div className="field">
           <label htmlFor="user-search">Search users</label>

@@ -22,6 +22,17 @@ export function AdminError({ error, title, onRetry }) {
   );
 }
 
+/** The outcome of an admin action (`useAction`'s `message`): its text, the error code if any, and Dismiss. */
+export function ActionMessage({ message, onDismiss }) {
+  if (!message) return null;
+  return (
+    <Alert kind={message.kind} onDismiss={onDismiss}>
+      {message.text}
+      {message.code && <span className="error-code"> ({message.code})</span>}
+    </Alert>
+  );
+}
+
 /**
  * A time of the API (RFC 3339): "3 minutes ago" with the full date on hover,
  * or (`absolute`) the full date with the relative one on hover.

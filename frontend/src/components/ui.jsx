@@ -11,6 +11,25 @@ export function Loading({ label = 'Loading…' }) {
   );
 }
 
+/**
+ * A page's heading with a Refresh button for what it shows: `resource` is a
+ * `useResource` result (the button says "Refreshing…" while a reload runs
+ * over shown data); without one, no button. `onRefresh` defaults to
+ * `resource.reload`.
+ */
+export function PageHead({ title, resource, onRefresh = resource?.reload, titleClassName }) {
+  return (
+    <div className="page-head">
+      <h1 className={titleClassName}>{title}</h1>
+      {resource && (
+        <button type="button" className="button button-ghost button-small" onClick={onRefresh} disabled={resource.loading}>
+          {resource.loading && resource.data ? 'Refreshing…' : 'Refresh'}
+        </button>
+      )}
+    </div>
+  );
+}
+
 /** A message box; `kind` is info, success, warning or error. */
 export function Alert({ kind = 'info', title, children, onDismiss, actions }) {
   return (

@@ -1,7 +1,7 @@
 import { useRef, useState } from 'react';
 import { useAuth } from '../auth/AuthContext.jsx';
 import { SessionEndedError } from '../api/client.js';
-import { Alert, ErrorMessage, Loading } from '../components/ui.jsx';
+import { Alert, ErrorMessage, Loading, PageHead } from '../components/ui.jsx';
 import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
 import { useResource } from '../hooks/useResource.js';
 import { formatTime } from '../lib/format.js';
@@ -270,12 +270,7 @@ export default function Notes() {
 
   return (
     <>
-      <div className="page-head">
-        <h1>Notes</h1>
-        <button type="button" className="button button-ghost button-small" onClick={reload} disabled={list.loading}>
-          {list.loading && list.data ? 'Refreshing…' : 'Refresh'}
-        </button>
-      </div>
+      <PageHead title="Notes" resource={list} onRefresh={reload} />
       <p className="muted">
         Your private notes, kept by the example <code>notes</code> service behind the gateway. Only you can see them.
       </p>

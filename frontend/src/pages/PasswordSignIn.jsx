@@ -2,6 +2,7 @@ import { useState } from 'react';
 import { Link, useNavigate } from 'react-router-dom';
 import { useAuth } from '../auth/AuthContext.jsx';
 import { signInWithPassword } from '../auth/password.js';
+import { EmailField, TextField } from '../components/fields.jsx';
 import { Alert } from '../components/ui.jsx';
 
 /**
@@ -37,31 +38,17 @@ export default function PasswordSignIn({ next = '/profile', registered = false }
       <h2>Email and password</h2>
       {registered && <Alert kind="success">Your account was created. Sign in with it now.</Alert>}
       <form onSubmit={submit} className="stack-form" noValidate>
-        <div className="field">
-          <label htmlFor="password-email">Email</label>
-          <input
-            id="password-email"
-            type="email"
-            autoComplete="username"
-            spellCheck={false}
-            maxLength={254}
-            value={email}
-            onChange={(event) => setEmail(event.target.value)}
-            required
-          />
-        </div>
-        <div className="field">
-          <label htmlFor="password-password">Password</label>
-          <input
-            id="password-password"
-            type="password"
-            autoComplete="current-password"
-            maxLength={128}
-            value={password}
-            onChange={(event) => setPassword(event.target.value)}
-            required
-          />
-        </div>
+        <EmailField id="password-email" label="Email" autoComplete="username" value={email} onChange={setEmail} />
+        <TextField
+          id="password-password"
+          label="Password"
+          type="password"
+          autoComplete="current-password"
+          maxLength={128}
+          value={password}
+          onChange={setPassword}
+          required
+        />
         {problem && (
           <Alert kind="error" title="Could not sign in">
             {problem}

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { useAuth } from '../auth/AuthContext.jsx';
-import { Chips, CopyButton, ErrorMessage, Loading } from '../components/ui.jsx';
+import { Chips, CopyButton, ErrorMessage, Loading, PageHead } from '../components/ui.jsx';
 import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
 import { useResource } from '../hooks/useResource.js';
 import { formatDuration } from '../lib/format.js';
@@ -134,12 +134,7 @@ export default function Profile() {
 
   return (
     <>
-      <div className="page-head">
-        <h1>Your profile</h1>
-        <button type="button" className="button button-ghost button-small" onClick={me.reload} disabled={me.loading}>
-          {me.loading && me.data ? 'Refreshing…' : 'Refresh'}
-        </button>
-      </div>
+      <PageHead title="Your profile" resource={me} />
       <div className="grid-2">
         <section className="panel" aria-labelledby="profile-title" aria-busy={me.loading}>
           <h2 id="profile-title" className="visually-hidden">

@@ -2,6 +2,7 @@ import { useState } from 'react';
 import { Link, useNavigate } from 'react-router-dom';
 import { useAuth } from '../auth/AuthContext.jsx';
 import { PASSWORD_RULES, passwordLengthProblem, registerAccount } from '../auth/password.js';
+import { EmailField, TextField } from '../components/fields.jsx';
 import { Alert, Loading } from '../components/ui.jsx';
 import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
 import { useResource } from '../hooks/useResource.js';
@@ -67,41 +68,18 @@ export default function RegisterPage() {
         </ul>
       </div>
       <form onSubmit={submit} className="stack-form" noValidate>
-        <div className="field">
-          <label htmlFor="register-email">Email</label>
-          <input
-            id="register-email"
-            type="email"
-            autoComplete="email"
-            spellCheck={false}
-            maxLength={254}
-            value={email}
-            onChange={(event) => setEmail(event.target.value)}
-            required
-          />
-        </div>
-        <div className="field">
-          <label htmlFor="register-name">Name</label>
-          <input
-            id="register-name"
-            type="text"
-            autoComplete="name"
-            maxLength={255}
-            value={name}
-            onChange={(event) => setName(event.target.value)}
-          />
-        </div>
-        <div className="field">
-          <label htmlFor="register-password">Password</label>
-          <input
-            id="register-password"
-            type={showPassword ? 'text' : 'password'}
-            autoComplete="new-password"
-            aria-describedby="password-rules register-password-hint"
-            value={password}
-            onChange={(event) => setPassword(event.target.value)}
-            required
-          />
+        <EmailField id="register-email" label="Email" autoComplete="email" value={email} onChange={setEmail} />
+        <TextField id="register-name" label="Name" type="text" autoComplete="name" maxLength={255} value={name} onChange={setName} />
+        <TextField
+          id="register-password"
+          label="Password"
+          type={showPassword ? 'text' : 'password'}
+          autoComplete="new-password"
+          aria-describedby="password-rules register-password-hint"
+          value={password}
+          onChange={setPassword}
+          required
+        >
           <p id="register-password-hint" className={`small ${touched && lengthProblem ? 'field-error' : 'muted'}`}>
             {lengthProblem || 'Long enough.'}
           </p>
@@ -109,7 +87,7 @@ export default function RegisterPage() {
             <input type="checkbox" checked={showPassword} onChange={(event) => setShowPassword(event.target.checked)} /> Show
             what I type
           </label>
-        </div>
+        </TextField>
         {problem && (
           <Alert kind="error" title="Could not create the account">
             {problem}

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { useAuth } from '../auth/AuthContext.jsx';
 import { SessionEndedError } from '../api/client.js';
-import { Alert, ErrorMessage, Loading } from '../components/ui.jsx';
+import { Alert, ErrorMessage, Loading, PageHead } from '../components/ui.jsx';
 import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
 import { useResource } from '../hooks/useResource.js';
 import { describeUserAgent, formatTime } from '../lib/format.js';
@@ -152,12 +152,7 @@ export default function Sessions() {
 
   return (
     <>
-      <div className="page-head">
-        <h1>Devices and sessions</h1>
-        <button type="button" className="button button-ghost button-small" onClick={list.reload} disabled={list.loading}>
-          {list.loading && list.data ? 'Refreshing…' : 'Refresh'}
-        </button>
-      </div>
+      <PageHead title="Devices and sessions" resource={list} />
       <p className="muted">Every browser or device where you signed in has its own session. Revoke the ones you do not recognise.</p>
       {message && (
         <Alert kind={message.kind} onDismiss={() => setMessage(null)}>
