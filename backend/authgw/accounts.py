@@ -109,12 +109,18 @@ def provision_user(settings: Settings, claims: dict) -> User:
     picture = claims.get("picture")
     user.picture = picture[:2048] if isinstance(picture, str) and picture.startswith(("https://", "data:image/")) else None
     user.last_login_at = now
+    _grant_admin_if_listed(settings, user, email)
+    db.session.flush()
+    return user
+
+
+def _grant_admin_if_listed(settings: Settings, user: User, email: str) -> None:
+    """Give ``user`` the admin role at sign-in when ``email`` is in ADMIN_EMAILS
+    and it lacks it, audited as ``roles_changed`` (docs/authorization.md)."""
     if email in settings.admin_emails and ADMIN_ROLE not in user.role_names:
         user.roles.append(_role(ADMIN_ROLE))
         db.session.flush()
         record_event("roles_changed", user_id=user.id, email=email, added=[ADMIN_ROLE], reason="ADMIN_EMAILS")
-    db.session.flush()
-    return user
 
 
 def _role(name: str) -> Role:
@@ -258,9 +264,6 @@ def authenticate_local(settings: Settings, email: str, password: str) -> User:
     if needs_rehash:
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()
-    if address in settings.admin_emails and ADMIN_ROLE not in user.role_names:
-        user.roles.append(_role(ADMIN_ROLE))
-        db.session.flush()
-        record_event("roles_changed", user_id=user.id, email=address, added=[ADMIN_ROLE], reason="ADMIN_EMAILS")
+    _grant_admin_if_listed(settings, user, address)
     db.session.flush()
     return user

@@ -182,7 +182,15 @@ def _by_name(model, names, field: str, noun: str) -> list:
     return [found[name] for name in wanted]
 
 
-def _roles_by_name(names) -> list[Role]:
+def roles_by_name(names) -> list[Role]:
+    """Return the roles named in ``names``, sorted by name, each once.
+
+    Used for users' and service accounts' roles alike.
+
+    Raises:
+        InvalidRequest: ``names`` is not an array of strings, or names an
+            unknown role (``roles: unknown role ...``).
+    """
     return _by_name(Role, names, "roles", "role")
 
 
@@ -204,7 +212,7 @@ def set_user_roles(user: User, names: list[str], actor: Actor | None) -> bool:
             permission the actor lacks.
         Conflict: it would take ``admin`` from the last active admin.
     """
-    roles = _roles_by_name(list(names) + ["user"])
+    roles = roles_by_name(list(names) + ["user"])
     before = set(user.role_names)
     after = {role.name for role in roles}
     if before == after:
@@ -231,7 +239,7 @@ def revoke_role(user: User, name: str, actor: Actor | None) -> bool:
     """Remove role ``name`` from ``user``. Returns whether anything changed."""
     if name == "user":
         raise InvalidRequest("roles: every account keeps the user role.")
-    _roles_by_name([name])
+    roles_by_name([name])
     return set_user_roles(user, [r for r in user.role_names if r != name], actor)
 
 
@@ -277,7 +285,7 @@ def update_user(user: User, changes, actor: Actor | None) -> User:
     if patch.active is False and actor is not None and actor.id == user.id:
         raise InvalidRequest("active: you cannot deactivate your own account.")
     if "roles" in patch.model_fields_set:
-        _roles_by_name(patch.roles)  # validate everything before changing anything
+        roles_by_name(patch.roles)  # validate everything before changing anything
         set_user_roles(user, patch.roles, actor)
     if "active" in patch.model_fields_set:
         set_user_active(user, patch.active, actor)

@@ -91,7 +91,21 @@ class Role(db.Model):
     permissions: Mapped[list[Permission]] = relationship(secondary=role_permissions, lazy="selectin", order_by="Permission.name")
 
 
-class User(db.Model):
+class RoleHolder:
+    """What a holder of ``roles`` (a user or a service account) is granted by them."""
+
+    @property
+    def role_names(self) -> list[str]:
+        """The names of the holder's roles, sorted."""
+        return sorted(role.name for role in self.roles)
+
+    @property
+    def permission_names(self) -> list[str]:
+        """The union of the holder's roles' permissions, sorted."""
+        return sorted({perm.name for role in self.roles for perm in role.permissions})
+
+
+class User(RoleHolder, db.Model):
     """An account, unique per OpenID provider (``issuer``) and ``subject``."""
 
     __tablename__ = "users"
@@ -112,15 +126,6 @@ class User(db.Model):
     password_hash: Mapped[str | None] = mapped_column(sa.String(255), nullable=True)
     roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin", order_by="Role.name")
 
-    @property
-    def role_names(self) -> list[str]:
-        return sorted(role.name for role in self.roles)
-
-    @property
-    def permission_names(self) -> list[str]:
-        """The union of the user's roles' permissions, sorted."""
-        return sorted({perm.name for role in self.roles for perm in role.permissions})
-
 
 service_account_roles = sa.Table(
     "service_account_roles",
@@ -132,7 +137,7 @@ service_account_roles = sa.Table(
 )
 
 
-class ServiceAccount(db.Model):
+class ServiceAccount(RoleHolder, db.Model):
     """A machine client of the client credentials grant (RFC 6749 §4.4).
 
     Its secret is stored only as a SHA-256 hash (docs/machine-clients.md
@@ -153,15 +158,6 @@ class ServiceAccount(db.Model):
     secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     roles: Mapped[list[Role]] = relationship(secondary=service_account_roles, lazy="selectin", order_by="Role.name")
-
-    @property
-    def role_names(self) -> list[str]:
-        return sorted(role.name for role in self.roles)
-
-    @property
-    def permission_names(self) -> list[str]:
-        """The union of the account's roles' permissions, sorted."""
-        return sorted({perm.name for role in self.roles for perm in role.permissions})
 
 
 class ServiceAccountCutoff(db.Model):

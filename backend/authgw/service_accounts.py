@@ -32,11 +32,12 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from .admin import _require_holds, roles_by_name
 from .audit import record_event
 from .clock import rfc3339, utcnow
 from .exceptions import InvalidRequest, NotFound
 from .extensions import db
-from .models import Role, ServiceAccount, ServiceAccountCutoff
+from .models import ServiceAccount, ServiceAccountCutoff
 from .schemas import ServiceAccountCreate, ServiceAccountSummary, parse
 from .tokens import issue_access_token
 
@@ -114,15 +115,6 @@ def get_service_account(client_id) -> ServiceAccount:
     return account
 
 
-def _roles(names: list[str]) -> list[Role]:
-    wanted = sorted(set(names))
-    found = {role.name: role for role in db.session.execute(sa.select(Role).where(Role.name.in_(wanted))).scalars()}
-    unknown = [name for name in wanted if name not in found]
-    if unknown:
-        raise InvalidRequest(f"roles: unknown role {', '.join(unknown)}.")
-    return [found[name] for name in wanted]
-
-
 def create_service_account(body, actor) -> tuple[ServiceAccount, str]:
     """Create a service account holding ``roles``; return it and its secret.
 
@@ -139,13 +131,11 @@ def create_service_account(body, actor) -> tuple[ServiceAccount, str]:
         InsufficientScope: a role grants a permission the actor lacks
             (audited as ``escalation_refused``).
     """
-    from .admin import _require_holds
-
     spec = body if isinstance(body, ServiceAccountCreate) else parse(ServiceAccountCreate, body)
     name = spec.name.strip()
     if not name or not name.isprintable():
         raise InvalidRequest("name must be 1-255 printable characters.")
-    roles = _roles(spec.roles)
+    roles = roles_by_name(spec.roles)
     _require_holds(actor, {perm.name for role in roles for perm in role.permissions}, "create_service_account",
                    roles=[role.name for role in roles])
     secret = new_client_secret()
@@ -169,8 +159,6 @@ def rotate_secret(client_id, actor) -> tuple[ServiceAccount, str]:
         NotFound: no such account.
         InsufficientScope: the account holds a permission the actor lacks.
     """
-    from .admin import _require_holds
-
     account = get_service_account(client_id)
     _require_holds(actor, account.permission_names, "rotate_service_account_secret", client_id=account.client_id)
     secret = new_client_secret()
@@ -188,8 +176,6 @@ def delete_service_account(client_id, actor) -> None:
         NotFound: no such account.
         InsufficientScope: the account holds a permission the actor lacks.
     """
-    from .admin import _require_holds
-
     account = get_service_account(client_id)
     _require_holds(actor, account.permission_names, "delete_service_account", client_id=account.client_id)
     _set_cutoff(account.client_id)
