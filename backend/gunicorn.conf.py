@@ -19,6 +19,11 @@ control_socket_disable = True  # gunicorn 27: no control socket (read-only image
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# gunicorn answers an over-long request line or header itself, in HTML; with
+# its largest limits the gateway (8 KiB buffers) refuses such requests first,
+# as JSON (found by scripts/fuzz-api: a 4 KiB query got gunicorn's HTML 414).
+limit_request_line = 8190
+limit_request_field_size = 32768
 
 # Prometheus metrics (docs/operations.md "Metrics"): each worker writes its
 # series to PROMETHEUS_MULTIPROC_DIR (prometheus-client multiprocess mode,

@@ -263,6 +263,7 @@ ERROR_RESPONSES: dict[int, tuple[str, str, dict[str, str]]] = {
     405: ("MethodNotAllowed", "Method not allowed (`method_not_allowed`).", {}),
     409: ("Conflict", "The change conflicts with the current state (`conflict`).", {}),
     413: ("TooLarge", "The body is too large (`request_too_large`).", {}),
+    414: ("URITooLong", "The path and query are too long (`uri_too_long`).", {}),
     415: ("UnsupportedMediaType", "The body is not of an accepted media type (`unsupported_media_type`).", {}),
     429: ("RateLimited", "Too many requests (`rate_limited`); retry after `Retry-After` seconds.", {"Retry-After": "seconds"}),
     503: ("Unavailable", "A dependency is unavailable (`service_unavailable`); retry after `Retry-After` seconds.",
@@ -342,6 +343,7 @@ def operation(summary: str, *, tag: str, responses: dict[int, dict], public: boo
         result["description"] = (description + "\n\n" if description else "") + f"Needs the permission `{permission}`."
     if parameters:
         result["parameters"] = list(parameters)
+        result["responses"].setdefault("414", {"$ref": "#/components/responses/URITooLong"})
     if body is not None:
         media: dict[str, Any] = {"schema": body.__name__}
         if body_example is not None:
@@ -643,6 +645,7 @@ def build_document(app: Flask, *, public_url: str, issuer: str,
             # An unknown id is 404; a path with NUL, CR or LF bytes is the gateway's 400.
             op["responses"].setdefault("404", {"$ref": "#/components/responses/NotFound"})
             op["responses"].setdefault("400", {"$ref": "#/components/responses/BadRequest"})
+            op["responses"].setdefault("414", {"$ref": "#/components/responses/URITooLong"})
         op["operationId"] = rule.endpoint.replace(".", "_")
         if rule.rule.startswith(GATEWAY_RATE_LIMITED_PREFIX):
             op["responses"].setdefault("429", {"$ref": "#/components/responses/RateLimited"})
@@ -670,6 +673,7 @@ def build_document(app: Flask, *, public_url: str, issuer: str,
                 op.setdefault("operationId", method + re.sub(r"[^A-Za-z0-9]+", "_", path).rstrip("_"))
                 if "{" in path:  # the gateway's 400 for a path with NUL, CR or LF bytes
                     op["responses"].setdefault("400", {"$ref": "#/components/responses/BadRequest"})
+                    op["responses"].setdefault("414", {"$ref": "#/components/responses/URITooLong"})
         for name, schema in fragment.get("components", {}).get("schemas", {}).items():
             document["components"]["schemas"].setdefault(name, schema)
     document["tags"] = [{"name": name, "description": text} for name, text in (
