@@ -18,6 +18,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE_URL = os.environ.get("STACK_URL", "http://localhost:%s" % os.environ.get("GATEWAY_PORT", "8080")).rstrip("/")
+#: The first of ADMIN_EMAILS (``scripts/test`` starts the stack with ``ADMIN_EMAILS=admin@example.com``).
+ADMIN_EMAIL = os.environ.get("ADMIN_EMAILS", "admin@example.com").split(",")[0]
 
 
 def stack(*args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -89,6 +91,15 @@ def base_url() -> str:
     except requests.RequestException as exc:
         pytest.fail(f"the native stack is not up at {BASE_URL} ({exc}); run scripts/stack up")
     return BASE_URL
+
+
+@pytest.fixture(scope="module")
+def admin(base_url) -> LoginResult:
+    """ADMIN_EMAIL signed in through the browser flow, once per test module."""
+    result = browser_login(ADMIN_EMAIL)
+    me = requests.get(f"{base_url}/api/me", headers=result.auth, timeout=10).json()
+    assert "admin" in me["roles"], f"{ADMIN_EMAIL} is not an admin: start the stack with ADMIN_EMAILS"
+    return result
 
 
 @pytest.fixture

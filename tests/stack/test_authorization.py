@@ -6,23 +6,12 @@ deactivation, the sign-in allowlist, the audit log and rate limits.
 
 from __future__ import annotations
 
-import os
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 
-from conftest import BASE_URL, browser_login, stack, unique_email, wait_until
-
-ADMIN_EMAIL = os.environ.get("ADMIN_EMAILS", "admin@example.com").split(",")[0]
-
-
-@pytest.fixture(scope="module")
-def admin(base_url):
-    result = browser_login(ADMIN_EMAIL)
-    me = requests.get(f"{base_url}/api/me", headers=result.auth, timeout=10).json()
-    assert "admin" in me["roles"], f"{ADMIN_EMAIL} is not an admin: start the stack with ADMIN_EMAILS"
-    return result
+from conftest import ADMIN_EMAIL, BASE_URL, browser_login, stack, unique_email, wait_until
 
 
 def _refresh(result, base_url) -> str:

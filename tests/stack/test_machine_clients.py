@@ -8,24 +8,13 @@ by every backend worker). Real MariaDB, Redis, nginx + Lua, gunicorn."""
 from __future__ import annotations
 
 import base64
-import os
 import uuid
 
-import pytest
 import requests
 
-from conftest import browser_login, wait_until
+from conftest import ADMIN_EMAIL, wait_until
 
-ADMIN_EMAIL = os.environ.get("ADMIN_EMAILS", "admin@example.com").split(",")[0]
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-
-
-@pytest.fixture(scope="module")
-def admin(base_url):
-    result = browser_login(ADMIN_EMAIL)
-    me = requests.get(f"{base_url}/api/me", headers=result.auth, timeout=10).json()
-    assert "admin" in me["roles"], f"{ADMIN_EMAIL} is not an admin: start the stack with ADMIN_EMAILS"
-    return result
 
 
 def create_account(base_url, admin, roles=("user",)) -> dict:

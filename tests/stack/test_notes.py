@@ -20,10 +20,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import BASE_URL, ROOT, browser_login, stack, unique_email, wait_until
+from conftest import ADMIN_EMAIL, BASE_URL, ROOT, browser_login, stack, unique_email, wait_until
 
 NOTES_URL = "http://127.0.0.1:%s" % os.environ.get("NOTES_PORT", "8200")
-ADMIN_EMAIL = os.environ.get("ADMIN_EMAILS", "admin@example.com").split(",")[0]
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "corpus.json"
 STACK_DIR = Path(os.environ.get("STACK_DIR", ROOT / ".stack"))
 IDENTITY_HEADERS = {"X-Auth-User-Id": "1", "X-Auth-Email": ADMIN_EMAIL, "X-Auth-Roles": "user,admin",
