@@ -45,9 +45,7 @@ def on_starting(server):
     try:
         settings = load_settings()
     except ConfigError as exc:
-        print("notes: refusing to start, fix these settings:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  - {problem}", file=sys.stderr)
+        exc.report(sys.stderr)
         sys.exit(2)
     try:
         prepare_database(settings.database_url, settings.database_wait)

@@ -83,8 +83,9 @@ def main(output: Path) -> None:
     es_header = {"alg": "ES256", "kid": ES_KID, "typ": "at+jwt"}
     cases: list[dict] = []
 
-    def claims(**changes) -> dict:
-        out = dict(base_claims)
+    def changed(base: dict, changes: dict) -> dict:
+        """``base`` with ``changes`` applied; a change to ``...`` removes the member."""
+        out = dict(base)
         for name, value in changes.items():
             if value is ...:
                 out.pop(name, None)
@@ -92,14 +93,11 @@ def main(output: Path) -> None:
                 out[name] = value
         return out
 
+    def claims(**changes) -> dict:
+        return changed(base_claims, changes)
+
     def header(**changes) -> dict:
-        out = dict(es_header)
-        for name, value in changes.items():
-            if value is ...:
-                out.pop(name, None)
-            else:
-                out[name] = value
-        return out
+        return changed(es_header, changes)
 
     def es(claims_=None, header_=None, key=None) -> str:
         return sign_raw(b64json(header_ or es_header), b64json(claims_ or base_claims), key or keys.es)

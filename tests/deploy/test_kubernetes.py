@@ -447,18 +447,24 @@ def _addresses(value: str) -> list[tuple[str, int]]:
     return pairs
 
 
+def compose_workload_settings(docs: list[dict], compose_services: dict):
+    """Yield (service, its compose definition, the settings of its container in ``docs``) for every
+    compose service that is a workload (WORKLOADS)."""
+    for service, definition in compose_services.items():
+        if service in NOT_WORKLOADS:
+            continue
+        kind, name, container_name = WORKLOADS[service]
+        container = next(c for c in containers(find(docs, kind, name), init=False) if c["name"] == container_name)
+        yield service, definition, container_settings(docs, container)
+
+
 def test_addresses_compose_uses_are_services_of_the_dev_overlay(rendered, compose_services):
     """backend:8000, notes:8200, db:3306, ... : every host:port a compose
     service is given is a Service with that port in the dev overlay, and the
     matching workload is given the same Service."""
     docs = rendered["dev"]
     ports = _service_ports(docs)
-    for service, definition in compose_services.items():
-        if service in NOT_WORKLOADS:
-            continue
-        kind, name, container_name = WORKLOADS[service]
-        container = next(c for c in containers(find(docs, kind, name), init=False) if c["name"] == container_name)
-        have = container_settings(docs, container)
+    for service, definition, have in compose_workload_settings(docs, compose_services):
         for setting, value in (definition.get("environment") or {}).items():
             compose_pairs = [pair for pair in _addresses(value or "") if pair[0] in compose_services]
             for pair in compose_pairs:
@@ -490,12 +496,7 @@ DIFFERENT_VALUES = {
 def test_settings_have_compose_values_in_the_dev_overlay(rendered, compose_services):
     docs = rendered["dev"]
     differ = []
-    for service, definition in compose_services.items():
-        if service in NOT_WORKLOADS:
-            continue
-        kind, name, container_name = WORKLOADS[service]
-        container = next(c for c in containers(find(docs, kind, name), init=False) if c["name"] == container_name)
-        have = container_settings(docs, container)
+    for service, definition, have in compose_workload_settings(docs, compose_services):
         for setting, value in (definition.get("environment") or {}).items():
             if (service, setting) in DIFFERENT_VALUES or _addresses(value or "") or have.get(setting) is None:
                 continue

@@ -28,9 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
     except ConfigError as exc:
-        print("notes: refusing to start, fix these settings:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  - {problem}", file=sys.stderr)
+        exc.report(sys.stderr)
         return 2
     if args == ["upgrade"]:
         logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, TextIO
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -28,6 +28,12 @@ class ConfigError(Exception):
     def __init__(self, problems: list[str]):
         self.problems = problems
         super().__init__("; ".join(problems))
+
+    def report(self, stream: TextIO) -> None:
+        """Write every problem to ``stream``, one a line, under a heading saying the service refuses to start."""
+        print("notes: refusing to start, fix these settings:", file=stream)
+        for problem in self.problems:
+            print(f"  - {problem}", file=stream)
 
 
 def _http_url(value: str) -> str:
