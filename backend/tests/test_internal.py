@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from authgw.extension import AuthGW
 from authgw.extensions import db as _db
 from authgw.models import Session
 from authgw.sessions import revoke_session
@@ -25,7 +26,7 @@ def test_snapshot_lists_recently_revoked_sessions_and_nothing_live(app, client, 
     assert signed_in.session_id in body["sessions"]
     assert other.session_id not in body["sessions"]
     assert abs(body["sessions"][signed_in.session_id] - before) < 5
-    assert body["window"] == app.extensions["authgw"].settings.access_token_ttl + 30
+    assert body["window"] == AuthGW.of(app).settings.access_token_ttl + 30
 
 
 def test_snapshot_needs_no_token_but_answers_503_json_when_the_database_is_down(make_app):

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
+from authgw.extension import AuthGW
 from authgw.exceptions import InvalidGrant
 from authgw.extensions import db as _db
 from authgw.models import RefreshToken, Session, User
@@ -145,7 +146,7 @@ def test_reuse_of_a_spent_token_kept_by_purge_still_revokes_the_session(user):
 
 
 def test_purge_keeps_a_just_revoked_session_for_the_revocation_window_even_with_zero_retention(app, user):
-    window = app.extensions["authgw"].revocation_feed.window
+    window = AuthGW.of(app).revocation_feed.window
     session_id, _ = open_at(user, at(0))
     revoke_at(session_id, at(0))
     assert purge_expired(retention=0, now=at(window - 1))["sessions"] == 0

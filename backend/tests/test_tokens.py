@@ -21,6 +21,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from authgw.extension import AuthGW
 from authgw.exceptions import TokenExpired, TokenInvalid
 from authgw.extensions import db
 from authgw.keys import KeySet, SigningKey, load_key_set
@@ -366,7 +367,7 @@ def test_me_answers_the_signed_in_user(client, signed_in):
 @pytest.fixture
 def forged(app, signed_in):
     """Builders of forged tokens for the live session of ``signed_in``."""
-    keys = app.extensions["authgw"].key_set
+    keys = AuthGW.of(app).key_set
     sid, sub = signed_in.session_id, str(signed_in.user_id)
     now = int(time.time())
     other = ec.generate_private_key(ec.SECP256R1())
@@ -421,7 +422,7 @@ def test_forged_or_invalid_token_gets_401_invalid_token(client, forged, kind, pa
 
 def test_control_token_of_the_forgery_fixture_is_accepted(app, client, signed_in):
     """The forgeries above differ from this accepted token in one respect each."""
-    keys = app.extensions["authgw"].key_set
+    keys = AuthGW.of(app).key_set
     token = sign(keys, claims_for(sid=signed_in.session_id, sub=str(signed_in.user_id)))
     assert client.get("/api/me", headers=bearer(token)).status_code == 200
 
