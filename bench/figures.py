@@ -17,13 +17,15 @@
 The two bench locations exist only in the bench stack: ``server-bench.conf``
 and ``http-bench.conf`` are written into its gateway's include folder
 (``.stack-bench/nginx/gateway.d``, which scripts/render-gateway leaves
-alone), the gateway reloads, and they are removed at the end. No product
-configuration has them.
+alone), the gateway reloads, and they are deleted once the bench stack is
+down (with ``--keep`` or ``--no-stack`` they stay in that stack). No
+product configuration has them.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -33,9 +35,17 @@ from pathlib import Path
 
 import bench
 
+REPO = Path(__file__).resolve().parents[1]
+
 #: The static upstream's port (bench stack only, next to its gateway's 48080).
 STATIC_PORT = 48096
 PROTECTED, OPEN = "/api/_bench/protected", "/api/_bench/open"
+#: Information only, to split the check's cost: Lua in the access phase doing
+#: nothing, and the check without the identity variables and headers.
+EMPTY_LUA, NO_IDENTITY = "/api/_bench/empty-lua", "/api/_bench/no-identity"
+#: nginx/lua/tests/bench.lua inside a worker of this gateway: the check's own
+#: CPU per call, no HTTP around it (docs/gateway-lua.md "Numbers").
+LUA_COSTS = "/api/_bench/lua-costs"
 
 SERVER_SNIPPET = f"""# bench/figures.py only (bench stack): the gateway-only cost, one static upstream
 location = {PROTECTED} {{
@@ -44,6 +54,19 @@ location = {PROTECTED} {{
 }}
 location = {OPEN} {{
     proxy_pass http://bench_static;
+}}
+location = {EMPTY_LUA} {{
+    access_by_lua_block {{ return }}
+    proxy_pass http://bench_static;
+}}
+location = {NO_IDENTITY} {{
+    access_by_lua_block {{ require("authgw.gateway").check({{identity = false}}) }}
+    proxy_pass http://bench_static;
+}}
+location = {LUA_COSTS} {{
+    client_max_body_size 4m;
+    client_body_buffer_size 4m;
+    content_by_lua_block {{ assert(loadfile("{REPO}/nginx/lua/tests/bench.lua"))() }}
 }}
 """
 HTTP_SNIPPET = f"""# bench/figures.py only (bench stack): the static upstream of {PROTECTED} and {OPEN}
@@ -81,38 +104,42 @@ def reload_gateway() -> None:
 
 
 def install_locations() -> None:
-    """Write the two bench locations and their static upstream, reload, wait."""
+    """Write the bench locations and their static upstream, reload the
+    gateway (unless they are there already), and wait until they answer."""
     import requests
 
     folder = include_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "server-bench.conf").write_text(SERVER_SNIPPET)
-    (folder / "http-bench.conf").write_text(HTTP_SNIPPET)
-    reload_gateway()
+    wanted = {"server-bench.conf": SERVER_SNIPPET, "http-bench.conf": HTTP_SNIPPET}
+    changed = False
+    for name, text in wanted.items():
+        path = folder / name
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+            changed = True
+    if changed:
+        reload_gateway()
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         try:
             if requests.get(bench.GATEWAY + OPEN, timeout=2).status_code == 200:
-                time.sleep(1.5)  # the new workers poll keys and feed first
+                if changed:
+                    time.sleep(1.5)  # the new workers poll keys and feed first
                 return
         except requests.RequestException:
             pass
         time.sleep(0.2)
-    raise RuntimeError("the bench locations did not answer after the gateway reload")
+    raise RuntimeError("the bench locations did not answer after the gateway reload (see "
+                       f"{bench.STACK_DIR / 'log' / 'gateway-error.log'})")
 
 
 def remove_locations() -> None:
-    folder = include_dir()
-    removed = False
+    """Delete the snippets once the bench stack is down (no reload: a reload
+    that drops the static server and one that adds it again within a minute
+    collide on its port while the old workers finish their keepalive
+    connections). With --keep or --no-stack they stay, in the bench stack only."""
     for name in ("server-bench.conf", "http-bench.conf"):
-        if (folder / name).exists():
-            (folder / name).unlink()
-            removed = True
-    if removed:
-        try:
-            reload_gateway()
-        except (subprocess.SubprocessError, ValueError):
-            pass  # the stack is going down anyway
+        (include_dir() / name).unlink(missing_ok=True)
 
 
 # --- gateway only ------------------------------------------------------------------------
@@ -126,6 +153,40 @@ def openssl_verify_us() -> dict:
     return {"verify_us": round(1e6 / verify_per_s, 2), "line": " ".join(line.split())}
 
 
+def fast_minter(settings: dict, template: str):
+    """A function n -> n distinct tokens like ``template`` (one the backend's
+    code issued: same header, same claims), each with its own ``jti`` and
+    ``sid``, signed ES256 with the stack's key. About 10 x faster than
+    ``issue_access_token``, so that tens of thousands of cold tokens take
+    seconds, not minutes."""
+    import base64
+
+    import jwt
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    key = serialization.load_pem_private_key(Path(settings["JWT_PRIVATE_KEY_FILE"]).read_bytes(), None)
+    header_b64 = template.split(".")[0]
+    claims = jwt.decode(template, options={"verify_signature": False})
+    algorithm = ec.ECDSA(hashes.SHA256())
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    def mint(n: int) -> list[str]:
+        out = []
+        now = int(time.time())
+        for i in range(n):
+            body = {**claims, "iat": now, "exp": now + 900, "jti": os.urandom(12).hex(), "sid": os.urandom(18).hex()}
+            signing_input = f"{header_b64}.{b64(json.dumps(body, separators=(',', ':')).encode())}"
+            r, s_ = decode_dss_signature(key.sign(signing_input.encode(), algorithm))
+            out.append(f"{signing_input}.{b64(r.to_bytes(32, 'big') + s_.to_bytes(32, 'big'))}")
+        return out
+
+    return mint
+
+
 def gateway_phase(args, tokens_file: Path, mint_cold, workdir: Path) -> dict:
     """Hot and cold rounds, interleaved, against the two bench locations.
 
@@ -135,10 +196,11 @@ def gateway_phase(args, tokens_file: Path, mint_cold, workdir: Path) -> dict:
         mint_cold: callable(n) -> list of n distinct valid tokens.
         workdir: folder for the cold token files.
     """
-    hot = {"open": [], "protected": []}
+    hot = {"open": [], "protected": [], "empty_lua": [], "no_identity": []}
+    paths = {"open": OPEN, "protected": PROTECTED, "empty_lua": EMPTY_LUA, "no_identity": NO_IDENTITY}
     for rnd in range(args.rounds):
-        hot["open"].append(bench.get_run(bench.GATEWAY, OPEN, tokens_file, args))
-        hot["protected"].append(bench.get_run(bench.GATEWAY, PROTECTED, tokens_file, args))
+        for name, path in paths.items():
+            hot[name].append(bench.get_run(bench.GATEWAY, path, tokens_file, args))
         o, p = hot["open"][-1], hot["protected"][-1]
         bench.log(f"gateway-only hot {rnd + 1}/{args.rounds}: open {o['rps']:.0f}/s p99 {o['p99_ms']:.2f} ms, "
                   f"protected {p['rps']:.0f}/s p99 {p['p99_ms']:.2f} ms (load {bench.loadavg()[0]:.2f})")
@@ -146,17 +208,22 @@ def gateway_phase(args, tokens_file: Path, mint_cold, workdir: Path) -> dict:
     pairs = list(zip(hot["open"], hot["protected"]))
     result["paired_rps_ratio"] = statistics.median(p["rps"] / o["rps"] for o, p in pairs)
     result["paired_p99_ratio"] = statistics.median(p["p99_ms"] / o["p99_ms"] for o, p in pairs)
+    for name in ("empty_lua", "no_identity"):
+        result[f"paired_ratio_{name}"] = statistics.median(
+            r["rps"] / o["rps"] for o, r in zip(hot["open"], hot[name]))
 
     # Cold: every request a new token; the same tokens to the open location
     # (same header sizes), so the gateway CPU difference is the check's.
     cold_seconds = max(2, round(args.duration * 0.75))
     cold_args = type(args)(**{**vars(args), "duration": cold_seconds})
-    expected = max(result["protected"]["rps"], 4000)
-    per_run = int(expected * cold_seconds * 1.5)
+    # More tokens than the check can take in a run (~100 us of CPU each, two
+    # workers); the open location gets the same file (it checks nothing, so
+    # a token it sees twice changes nothing).
+    per_run = 15000 * cold_seconds
     cold = {"open": [], "protected": []}
     for rnd in range(args.cold_rounds):
-        for name, path in (("open", OPEN), ("protected", PROTECTED)):
-            f = bench.write_lines(workdir / f"cold-{rnd}-{name}.txt", mint_cold(per_run))
+        f = bench.write_lines(workdir / f"cold-{rnd}.txt", mint_cold(per_run))
+        for name, path in (("protected", PROTECTED), ("open", OPEN)):
             cold[name].append(bench.wrk(bench.GATEWAY, "cold.lua", cold_seconds, args.connections, args.threads,
                                         {"BENCH_PATH": path, "BENCH_TOKENS": str(f)}))
         o, p = cold["open"][-1], cold["protected"][-1]
@@ -173,13 +240,31 @@ def gateway_phase(args, tokens_file: Path, mint_cold, workdir: Path) -> dict:
     result["cold_check_cpu_us_rounds"] = [round(d, 1) for d in deltas]
     result["openssl"] = openssl_verify_us()
     result["cold_over_openssl"] = result["cold_check_cpu_us"] / result["openssl"]["verify_us"]
-    hot_deltas = [p["cpu_us_per_request"].get("gateway", 0.0) - o["cpu_us_per_request"].get("gateway", 0.0)
-                  for o, p in pairs]
-    result["hot_check_cpu_us"] = round(statistics.median(hot_deltas), 1)
+    result["in_worker"] = lua_costs(tokens_file, mint_cold)
+    result["in_worker_cold_over_openssl"] = result["in_worker"]["cold_new_token_us"] / result["openssl"]["verify_us"]
+    def cpu_delta(name: str) -> float:
+        return round(statistics.median(
+            r["cpu_us_per_request"].get("gateway", 0.0) - o["cpu_us_per_request"].get("gateway", 0.0)
+            for o, r in zip(hot["open"], hot[name])), 1)
+
+    result["hot_check_cpu_us"] = cpu_delta("protected")
+    result["hot_split_cpu_us"] = {name: cpu_delta(name) for name in ("empty_lua", "no_identity", "protected")}
     bench.log(f"gateway-only: hot {result['paired_rps_ratio']:.3f} x, p99 {result['paired_p99_ratio']:.2f} x; "
               f"cold check {result['cold_check_cpu_us']} us of gateway CPU per new token, "
               f"OpenSSL verify {result['openssl']['verify_us']} us: {result['cold_over_openssl']:.2f} x")
     return result
+
+
+def lua_costs(tokens_file: Path, mint_cold) -> dict:
+    """nginx/lua/tests/bench.lua in a worker of the bench stack's gateway: a
+    hot token and 600 new ones through ``authenticate``, CPU per call."""
+    import requests
+
+    hot = tokens_file.read_text().split()[0]
+    answer = requests.post(bench.GATEWAY + LUA_COSTS, data=json.dumps({"hot": hot, "cold": mint_cold(600)}),
+                           timeout=120)
+    answer.raise_for_status()
+    return {k: round(v, 2) for k, v in answer.json().items()}
 
 
 # --- notes and the kit, in process ---------------------------------------------------------
@@ -195,7 +280,7 @@ class _AlreadyVerified:
         return self.token
 
 
-def notes_phase(settings: dict, token: str, number: int = 200, repeat: int = 5) -> dict:
+def notes_phase(settings: dict, token: str, number: int = 50, repeat: int = 15) -> dict:
     """GET /api/notes in one process, three variants, interleaved, best of ``repeat``.
 
     ``kit_hot``: the kit's check as configured in notes (cache, revocation
@@ -204,7 +289,7 @@ def notes_phase(settings: dict, token: str, number: int = 200, repeat: int = 5) 
     token the kit verified once. Each call is a Flask test-client request
     reading the caller's notes from the bench stack's MariaDB.
     """
-    sys.path.insert(0, str(bench.REPO / "services" / "notes"))
+    sys.path.insert(0, str(REPO / "services" / "notes"))
     from authgw_kit import TokenVerifier
     from notes import create_app
 
@@ -257,7 +342,7 @@ def notes_phase(settings: dict, token: str, number: int = 200, repeat: int = 5) 
 
 def kit_verify_phase() -> dict:
     """kit/bench_verify.py --json: the kit's verify next to raw PyJWT."""
-    out = subprocess.run([sys.executable, str(bench.REPO / "kit" / "bench_verify.py"), "--json"],
+    out = subprocess.run([sys.executable, str(REPO / "kit" / "bench_verify.py"), "--json"],
                          capture_output=True, text=True, timeout=300, check=True)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     bench.log(f"kit verify: pyjwt {result['best']['pyjwt']:.1f} us, kit cold {result['best']['kit_cold']:.1f} us "
@@ -320,11 +405,22 @@ def report_lines(result: dict) -> list[str]:
                 f"  ratio protected / unprotected: throughput {p['rps'] / o['rps']:.3f} x (paired median "
                 f"{g['paired_rps_ratio']:.3f}), p99 {p['p99_ms'] / o['p99_ms']:.2f} x (paired "
                 f"{g['paired_p99_ratio']:.2f}); check {g['hot_check_cpu_us']:.1f} us of gateway CPU per request",
+                f"  gateway CPU over unprotected, us per request (median of rounds): empty access_by_lua "
+                f"{g['hot_split_cpu_us']['empty_lua']:+.1f}, check without identity "
+                f"{g['hot_split_cpu_us']['no_identity']:+.1f}, check with identity (as deployed) "
+                f"{g['hot_split_cpu_us']['protected']:+.1f}; paired throughput ratios: empty Lua "
+                f"{g['paired_ratio_empty_lua']:.3f}, no identity {g['paired_ratio_no_identity']:.3f}",
                 f"  cold (every request a new token): {g['cold_protected']['rps']:.0f} vs {g['cold_open']['rps']:.0f}"
                 f" req/s; gateway CPU per new token {g['cold_check_cpu_us']:.1f} us (rounds "
                 f"{g['cold_check_cpu_us_rounds']}), {g['cold_repeats']} reused tokens",
                 f"  openssl speed -seconds 2 ecdsap256: one verify {g['openssl']['verify_us']:.1f} us "
                 f"({g['openssl']['line']}); cold check / verify = {g['cold_over_openssl']:.2f} x"]
+        w = g.get("in_worker")
+        if w:
+            out.append(f"  in a gateway worker, no HTTP (nginx/lua/tests/bench.lua): new token "
+                       f"{w['cold_new_token_us']:.1f} us ({g['in_worker_cold_over_openssl']:.2f} x the verify; "
+                       f"signature step {w['part_signature_us']:.1f} us), hot token {w['hot_cache_hit_us']:.2f} us, "
+                       f"whole hot check with identity {w.get('hot_check_identity_us', 0):.2f} us")
     n = result.get("notes")
     if n:
         out += ["", f"9 GET /api/notes in process ({n['method']}):",
