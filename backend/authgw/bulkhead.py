@@ -23,14 +23,22 @@ import threading
 import time
 from typing import Callable
 
+import sqlalchemy as sa
 from flask import Flask, g, request
 
 from .exceptions import ServiceUnavailable
+from .extensions import db
 
-#: A slot held longer than this (seconds) marks the database as slow: refuse at once.
-SLOW_SECONDS = 0.5
+#: A slot held longer than this (seconds) marks the database as slow: refuse at once. It
+#: is the default DATABASE_READ_TIMEOUT: a healthy request of a starved process (2
+#: cores shared by many) can hold its slot for half a second, and refusing then gave
+#: spurious 503s under a steady load (docs/performance.md "Soak").
+SLOW_SECONDS = 1.0
 #: A request waiting for a slot re-checks the holders this often (seconds).
 WAIT_STEP_SECONDS = 0.05
+#: After the database dropped or timed out a connection, database-using requests are
+#: refused at once for this long (seconds); then one may try again (circuit breaker).
+OPEN_SECONDS = 1.0
 
 
 def no_database(view: Callable) -> Callable:
@@ -59,6 +67,16 @@ class DatabaseBulkhead:
         self._held: dict[int, float] = {}  # id of the holding request -> when it got its slot
         self._lock = threading.Lock()
         self._tickets = itertools.count(1)
+        self._failed_at: float | None = None  # last lost or timed-out database connection
+
+    def trip(self) -> None:
+        """Record that the database just dropped or timed out a connection: refuse for ``OPEN_SECONDS``."""
+        self._failed_at = self._clock()
+
+    def is_open(self) -> bool:
+        """Tell whether database-using requests are refused at once after a recent failure."""
+        failed_at = self._failed_at
+        return failed_at is not None and self._clock() - failed_at < OPEN_SECONDS
 
     def in_use(self) -> int:
         """How many slots are held now (metrics)."""
@@ -68,10 +86,11 @@ class DatabaseBulkhead:
         """Take a slot; return a ticket for ``release``.
 
         Raises:
-            ServiceUnavailable: no slot: the database is slow (refused at
-                once) or stayed busy for ``wait`` seconds.
+            ServiceUnavailable: the database failed a moment ago, or no
+                slot: the database is slow (refused at once) or stayed busy
+                for ``wait`` seconds.
         """
-        if not self._slots.acquire(blocking=False) and not self._wait_for_slot():
+        if self.is_open() or not self._slots.acquire(blocking=False) and not self._wait_for_slot():
             raise ServiceUnavailable("The database is not answering; retry shortly.",
                                      headers={"Retry-After": "5"})
         with self._lock:
@@ -93,7 +112,7 @@ class DatabaseBulkhead:
         # it for the whole ``wait``, nor take a slot only to hang on the
         # database after waiting.
         deadline = time.monotonic() + self.wait
-        while self._oldest_age() <= SLOW_SECONDS:
+        while self._oldest_age() <= SLOW_SECONDS and not self.is_open():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
@@ -101,12 +120,29 @@ class DatabaseBulkhead:
                 return True
         return False
 
+    def _on_database_error(self, context) -> None:
+        # Only a dropped or timed-out connection says the database is gone;
+        # a deadlock or a constraint error is the statement's own business.
+        # The pool's pre-ping finding a dead pooled connection (the database
+        # restarted) is not either: the pool reconnects, and if that fails
+        # too, the failed connect trips the breaker.
+        if context.is_disconnect and not context.is_pre_ping:
+            self.trip()
+
     def _oldest_age(self) -> float:
         with self._lock:
             return self._clock() - min(self._held.values()) if self._held else 0.0
 
     def init_app(self, app: Flask) -> None:
-        """Hold a slot around every database-using request of ``app``."""
+        """Hold a slot around every database-using request of ``app``; trip on a lost connection.
+
+        Every lost or timed-out connection of the application's engine
+        (requests, the pool's pre-ping, the revocation poller) trips the
+        breaker: without it, a request that got a slot just as a failing
+        one gave it back would wait for the database all over again.
+        """
+        with app.app_context():
+            sa.event.listen(db.engine, "handle_error", self._on_database_error)
 
         @app.before_request
         def _take_slot():

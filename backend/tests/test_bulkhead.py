@@ -93,3 +93,41 @@ def test_a_waiting_request_gives_up_as_soon_as_the_holder_turns_slow():
         bulkhead.acquire()
     assert 0.15 <= time.monotonic() - started < 0.6
     timer.join()
+
+
+def test_a_lost_database_connection_refuses_database_requests_at_once_for_a_moment():
+    from authgw.bulkhead import OPEN_SECONDS
+
+    clock = Clock()
+    bulkhead = DatabaseBulkhead(limit=3, wait=5.0, clock=clock)
+    bulkhead.trip()
+    started = time.monotonic()
+    with pytest.raises(ServiceUnavailable):
+        bulkhead.acquire()
+    assert time.monotonic() - started < 0.1 and bulkhead.in_use() == 0
+    clock.now += OPEN_SECONDS + 0.01
+    bulkhead.release(bulkhead.acquire())
+
+
+def test_a_timed_out_database_connection_trips_the_breaker(app):
+    import sqlalchemy as sa
+
+    bulkhead = AuthGW.of(app).bulkhead
+    assert not bulkhead.is_open()
+
+    class Context:
+        is_disconnect = False
+        is_pre_ping = False
+
+    bulkhead._on_database_error(Context())
+    assert not bulkhead.is_open(), "a statement's own error (deadlock, constraint) must not trip it"
+    Context.is_disconnect = Context.is_pre_ping = True
+    bulkhead._on_database_error(Context())
+    assert not bulkhead.is_open(), "a dead pooled connection found by the pre-ping must not trip it"
+    Context.is_pre_ping = False
+    bulkhead._on_database_error(Context())
+    assert bulkhead.is_open()
+    bulkhead._failed_at = None
+    with app.app_context():
+        from authgw.extensions import db
+        assert sa.event.contains(db.engine, "handle_error", bulkhead._on_database_error)

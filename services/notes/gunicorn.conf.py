@@ -53,3 +53,24 @@ def on_starting(server):
         print(f"notes: the database did not answer within {settings.database_wait} s "
               f"({exc.orig.__class__.__name__ if exc.orig else 'error'})", file=sys.stderr)
         sys.exit(1)
+
+
+def post_worker_init(worker):
+    """Fetch the JWK Set and start the revocation poller before this worker takes a request.
+
+    Left to the first request, a worker started while the backend hangs would
+    make that request (and every thread queued behind the kit's lock) wait
+    for the fetches, then answer 503 for the whole outage, holding nothing to
+    trust (docs/operations.md "Timeouts and fallbacks"). A failed fetch here
+    is retried by the kit as before.
+    """
+    from authgw_kit.errors import VerifierUnavailable
+    from authgw_kit.flask import EXTENSION_KEY
+
+    verifier = worker.wsgi.extensions[EXTENSION_KEY].verifier
+    try:
+        if hasattr(verifier.keys, "get_jwk_set"):  # a JWKSClient (static keys need no fetch)
+            verifier.keys.get_jwk_set()
+    except VerifierUnavailable:
+        worker.log.warning("notes: JWK Set not fetched at start; fetched on first use")
+    verifier.revocations.start()

@@ -204,9 +204,15 @@ def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.
         time.sleep(interval)
 
 
-def ok(call: Callable[[], requests.Response], status: int = 200) -> Callable[[], bool]:
-    """A predicate for ``wait_for``: ``call()`` answers ``status`` within 3 s."""
-    return lambda: call().status_code == status
+def past_503(call: Callable[[], requests.Response], timeout: float = 5.0) -> requests.Response:
+    """``call()`` again while it answers 503 (a backend worker whose database breaker is still open), at most
+    ``timeout`` seconds; the first other answer (or the last 503)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = call()
+        if response.status_code != 503 or time.monotonic() > deadline:
+            return response
+        time.sleep(0.2)
 
 
 @dataclass

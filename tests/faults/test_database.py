@@ -6,8 +6,8 @@ import time
 
 import requests
 
-from faultlib import (BASE_URL, TABLE, User, assert_json_error, frozen, in_parallel, killed, stack, timed,
-                      wait_for)
+from faultlib import (BASE_URL, TABLE, User, assert_json_error, frozen, in_parallel, killed, past_503, stack,
+                      timed, wait_for)
 
 DB_BOUND = 3.0  # seconds (docs/operations.md "Timeouts and fallbacks")
 
@@ -30,14 +30,17 @@ def test_hung_database_answers_503_within_3_s_while_token_only_routes_keep_answe
         row.saw(*burst)
         for answer in burst[:12] + burst[16:]:
             assert_json_error(answer, (503,), DB_BOUND, "database route, database hung")
+        # Until the hang is known (a holder past SLOW_SECONDS, or a timed-out
+        # connection: about a second), a token-only request may queue behind
+        # one waiting for a database slot.
         for answer in burst[12:16]:
-            assert answer.status == 200 and answer.seconds <= 1.0, \
+            assert answer.status == 200 and answer.seconds <= 1.5, \
                 f"/api/ping during the burst: {answer.status} after {answer.seconds:.2f} s"
         # Once the hang is known, token-only routes answer at normal speed.
         pings = [timed(lambda: user.get("/api/ping")) for _ in range(10)]
         row.saw(*pings)
         assert all(p.status == 200 for p in pings), [p.status for p in pings]
-        assert max(p.seconds for p in pings) <= 0.3, [round(p.seconds, 2) for p in pings]
+        assert max(p.seconds for p in pings) <= 0.5, [round(p.seconds, 2) for p in pings]
         ready = timed(_ready)
         row.saw(ready)
         assert_json_error(ready, (503,), DB_BOUND, "/api/health/ready")
@@ -47,11 +50,13 @@ def test_hung_database_answers_503_within_3_s_while_token_only_routes_keep_answe
         assert_json_error(refresh, (503,), DB_BOUND, "refresh, database hung")
         thawed = time.monotonic()
     back = wait_for(lambda: user.get("/api/me", timeout=3).status_code == 200, timeout=10)
-    row.recovered = back
     assert back is not None and back <= 5, f"/api/me not back within 5 s of SIGCONT ({back})"
     # Nothing spent: the refresh token that got 503 still works, and so does its successor.
     assert user.refresh_cookie == cookie, "a 503 refresh changed the refresh cookie"
-    assert user.refresh().status_code == 200, "the refresh token that got 503 was spent"
+    refreshed = past_503(user.refresh)
+    row.recovered = time.monotonic() - thawed
+    assert refreshed.status_code == 200, f"the refresh token that got 503 was spent: {refreshed.text[:200]}"
+    assert row.recovered <= 5, f"refresh not back within 5 s of SIGCONT ({row.recovered:.1f} s)"
     assert user.refresh().status_code == 200, "the successor of that refresh token does not work"
     assert [n["title"] for n in user.get("/api/notes").json()["notes"]] == ["before the database hung"]
     assert time.monotonic() - thawed < 15
@@ -61,7 +66,7 @@ def test_refreshes_caught_by_a_database_freeze_spend_nothing():
     """Freeze MariaDB while refreshes are in flight: whatever each got, its session refreshes afterwards."""
     row = TABLE.row("MariaDB hung mid-refresh")
     users = [User().login() for _ in range(6)]
-    stop = time.monotonic() + 2.5
+    stop = time.monotonic() + 3.5
     answers = []
 
     def keep_refreshing(user: User):
@@ -73,7 +78,8 @@ def test_refreshes_caught_by_a_database_freeze_spend_nothing():
         running = [pool.submit(keep_refreshing, u) for u in users]
         time.sleep(0.4)
         with frozen("db"):
-            time.sleep(1.6)
+            time.sleep(2.5)
+        thawed = time.monotonic()
         for future in running:
             future.result()
     row.saw(*answers)
@@ -83,13 +89,13 @@ def test_refreshes_caught_by_a_database_freeze_spend_nothing():
         if answer.status == 503:
             assert_json_error(answer, (503,), DB_BOUND, "refresh mid-freeze")
         assert answer.seconds <= DB_BOUND, f"refresh answered after {answer.seconds:.2f} s"
-    back = wait_for(lambda: users[0].get("/api/me", timeout=3).status_code == 200, timeout=10)
-    row.recovered = back
     # Each session still refreshes (the token a 503 left is live, or is inside
     # the grace window when its rotation committed as the database resumed).
     for user in users:
-        first = user.refresh()
+        first = past_503(user.refresh)
         assert first.status_code == 200, (first.status_code, first.text[:200])
+        if row.recovered is None:
+            row.recovered = time.monotonic() - thawed
         assert user.refresh().status_code == 200
         assert user.get("/api/me").status_code == 200
 
@@ -106,7 +112,8 @@ def test_killed_database_is_restarted_and_everything_comes_back_within_5_s():
         assert down[2].status == 200 and down[2].seconds <= 1.0, (down[2].status, down[2].seconds)
     finally:
         stack("start", "db")
+    restarted = time.monotonic()
     back = wait_for(lambda: user.get("/api/me", timeout=3).status_code == 200, timeout=10)
-    row.recovered = back
     assert back is not None and back <= 5, f"/api/me not back within 5 s of the restart ({back})"
-    assert user.refresh().status_code == 200, "the session did not survive the database restart"
+    assert past_503(user.refresh).status_code == 200, "the session did not survive the database restart"
+    row.recovered = time.monotonic() - restarted

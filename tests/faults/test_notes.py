@@ -7,7 +7,8 @@ import time
 
 import requests
 
-from faultlib import BASE_URL, TABLE, User, assert_json_error, frozen, killed, stack, timed, wait_for
+from faultlib import (NOTES_URL, BASE_URL, TABLE, User, assert_json_error, frozen, in_parallel, killed, stack,
+                      timed, wait_for)
 
 SERVICE_BOUND = 10.0  # seconds: a hung service behind the gateway, like the backend (docs/operations.md)
 NORMAL = 1.5
@@ -54,3 +55,16 @@ def test_killed_notes_service_gives_502_json_and_comes_back_after_a_restart_with
     assert back is not None and back <= 5, f"notes not back within 5 s of the restart ({back})"
     assert [n["title"] for n in user.get("/api/notes").json()["notes"]] == ["survives a kill"]
     assert time.monotonic() - restarted < 15
+
+
+def test_freshly_started_notes_workers_answer_valid_tokens_while_the_backend_is_hung():
+    """Every notes worker holds the keys and a revocation list from its start, not from its first request."""
+    row = TABLE.row("notes restarted, then backend hung")
+    user = User().login()
+    stack("restart", "notes")
+    with frozen("backend"):
+        direct = in_parallel([lambda: requests.get(f"{NOTES_URL}/api/notes", headers=user.auth, timeout=20)] * 12)
+        row.saw(*direct)
+        assert all(a.status == 200 and a.seconds <= NORMAL for a in direct), \
+            [(a.status, round(a.seconds, 2)) for a in direct]
+    row.recovered = wait_for(lambda: user.get("/api/ping", timeout=3).status_code == 200, timeout=10)
