@@ -37,8 +37,10 @@ import bench
 
 REPO = Path(__file__).resolve().parents[1]
 
-#: The static upstream's port (bench stack only, next to its gateway's 48080).
-STATIC_PORT = 48096
+#: The static upstream: a `return 200` location of the same gateway server,
+#: reached through its own listener (no port of its own: a new listening
+#: port inside the ephemeral range can be taken by an outgoing connection).
+STATIC = "/api/_bench/static"
 PROTECTED, OPEN = "/api/_bench/protected", "/api/_bench/open"
 #: Information only, to split the check's cost: Lua in the access phase doing
 #: nothing, and the check without the identity variables and headers.
@@ -48,20 +50,25 @@ EMPTY_LUA, NO_IDENTITY = "/api/_bench/empty-lua", "/api/_bench/no-identity"
 LUA_COSTS = "/api/_bench/lua-costs"
 
 SERVER_SNIPPET = f"""# bench/figures.py only (bench stack): the gateway-only cost, one static upstream
+location = {STATIC} {{
+    access_log off;
+    default_type text/plain;
+    return 200 "ok\\n";
+}}
 location = {PROTECTED} {{
     access_by_lua_block {{ require("authgw.gateway").check({{identity = true}}) }}
-    proxy_pass http://bench_static;
+    proxy_pass http://bench_static{STATIC};
 }}
 location = {OPEN} {{
-    proxy_pass http://bench_static;
+    proxy_pass http://bench_static{STATIC};
 }}
 location = {EMPTY_LUA} {{
     access_by_lua_block {{ return }}
-    proxy_pass http://bench_static;
+    proxy_pass http://bench_static{STATIC};
 }}
 location = {NO_IDENTITY} {{
     access_by_lua_block {{ require("authgw.gateway").check({{identity = false}}) }}
-    proxy_pass http://bench_static;
+    proxy_pass http://bench_static{STATIC};
 }}
 location = {LUA_COSTS} {{
     client_max_body_size 4m;
@@ -69,18 +76,12 @@ location = {LUA_COSTS} {{
     content_by_lua_block {{ assert(loadfile("{REPO}/nginx/lua/tests/bench.lua"))() }}
 }}
 """
-HTTP_SNIPPET = f"""# bench/figures.py only (bench stack): the static upstream of {PROTECTED} and {OPEN}
-upstream bench_static {{
-    server 127.0.0.1:{STATIC_PORT};
+HTTP_SNIPPET = """# bench/figures.py only (bench stack): the static upstream of /api/_bench/*
+upstream bench_static {
+    server 127.0.0.1:{port};
     keepalive 64;
     keepalive_requests 100000;
-}}
-server {{
-    listen 127.0.0.1:{STATIC_PORT};
-    access_log off;
-    keepalive_requests 100000;
-    location / {{ default_type text/plain; return 200 "ok\\n"; }}
-}}
+}
 """
 
 TARGETS = {
@@ -110,7 +111,8 @@ def install_locations() -> None:
 
     folder = include_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    wanted = {"server-bench.conf": SERVER_SNIPPET, "http-bench.conf": HTTP_SNIPPET}
+    wanted = {"server-bench.conf": SERVER_SNIPPET,
+              "http-bench.conf": HTTP_SNIPPET.replace("{port}", bench.STACK_ENV["GATEWAY_PORT"])}
     changed = False
     for name, text in wanted.items():
         path = folder / name
