@@ -221,7 +221,7 @@ def gateway_phase(args, tokens_file: Path, mint_cold, workdir: Path) -> dict:
     # More tokens than the check can take in a run (~100 us of CPU each, two
     # workers); the open location gets the same file (it checks nothing, so
     # a token it sees twice changes nothing).
-    per_run = 15000 * cold_seconds
+    per_run = 25000 * cold_seconds
     cold = {"open": [], "protected": []}
     for rnd in range(args.cold_rounds):
         f = bench.write_lines(workdir / f"cold-{rnd}.txt", mint_cold(per_run))
