@@ -7,7 +7,7 @@ environment the run script exports (scripts/stack's defaults: GATEWAY2_PORT
 = GATEWAY_PORT + 2, BACKEND2_PORT = BACKEND_PORT + 1).
 
 Requests straight to a backend carry ``X-Forwarded-For`` with an address
-of the documentation range (RFC 5737), as the gateway would add it: the
+of the documentation range (RFC 3849), as the gateway would add it: the
 backend trusts one proxy (TRUSTED_PROXY_COUNT=1), so each test's rate-limit
 bucket is its own and the other suites' bucket for 127.0.0.1 is left alone.
 """
@@ -41,8 +41,10 @@ def stack(*args: str) -> subprocess.CompletedProcess:
 
 
 def client_address() -> str:
-    """A fresh client address (TEST-NET-2, RFC 5737) for X-Forwarded-For."""
-    return f"198.51.100.{secrets.randbelow(254) + 1}"
+    """A client address for X-Forwarded-For never used before: the IPv6
+    documentation prefix (RFC 3849) with a random 64-bit interface id, so
+    no two tests (nor two runs within a rate-limit window) share a bucket."""
+    return "2001:db8::" + ":".join(secrets.token_hex(2) for _ in range(4))
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.1):
