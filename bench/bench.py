@@ -878,7 +878,7 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=100_000, help="live sessions for the scale phase")
     parser.add_argument("--cold-rounds", type=int, default=3, help="cold-token rounds of the gateway-only phase")
     parser.add_argument("--skip", default="", help="comma-separated phases to skip: "
-                        "invalid,cold,refresh,signin,verify,gateway,notes,outage,scale,purge")
+                        "invalid,cold,refresh,signin,verify,gateway,split,notes,outage,scale,purge")
     parser.add_argument("--url", default=GATEWAY, help="gateway to load (default the bench stack's); another "
                         "gateway in front of the same backend can be measured with the same data")
     parser.add_argument("--no-stack", action="store_true", help="do not run scripts/stack up/down "
@@ -965,6 +965,8 @@ def main() -> int:
             figures.install_locations()
             result["gateway_only"] = figures.gateway_phase(
                 args, tokens_file, figures.fast_minter(settings, mint_tokens(settings, eng, 1)[0]), workdir)
+        if "split" not in skip:
+            result["backend_split"] = figures.backend_split_phase(args, tokens_file)
         if "notes" not in skip:
             result["notes"] = figures.notes_phase(settings, access[0])
             result["kit_verify"] = figures.kit_verify_phase()

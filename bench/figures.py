@@ -269,6 +269,46 @@ def lua_costs(tokens_file: Path, mint_cold) -> dict:
     return {k: round(v, 2) for k, v in answer.json().items()}
 
 
+# --- the backend's share of a protected request ------------------------------------------------
+
+def backend_split_phase(args, tokens_file: Path) -> dict:
+    """Straight to the backend (no gateway), interleaved rounds:
+    ``/api/public/ping`` bare, the same with the headers the gateway adds to
+    a protected request (``Authorization`` and the five ``X-Auth-*``), and
+    ``/api/ping`` with them (the backend's own check and the route). The
+    backend CPU differences split its extra cost per protected request."""
+    import jwt
+
+    backend = f"http://127.0.0.1:{bench.STACK_ENV['BACKEND_PORT']}"
+    claims = jwt.decode(tokens_file.read_text().split()[0], options={"verify_signature": False})
+    identity = "|".join([f"X-Auth-User-Id: {claims['sub']}", f"X-Auth-Email: {claims['email']}",
+                         f"X-Auth-Roles: {','.join(claims['roles'])}",
+                         f"X-Auth-Permissions: {','.join(claims['permissions'])}",
+                         f"X-Auth-Session-Id: {claims['sid']}"])
+    seconds = max(2, round(args.duration * 0.75))
+    run_args = type(args)(**{**vars(args), "duration": seconds})
+    variants = {
+        "public_bare": ("/api/public/ping", None, ""),
+        "public_with_headers": ("/api/public/ping", tokens_file, identity),
+        "protected": ("/api/ping", tokens_file, identity),
+    }
+    runs = {name: [] for name in variants}
+    for _ in range(3):
+        for name, (path, tokens, extra) in variants.items():
+            runs[name].append(bench.wrk(backend, "get.lua", seconds, args.connections, args.threads,
+                                        {"BENCH_PATH": path, "BENCH_TOKENS": str(tokens) if tokens else "",
+                                         "BENCH_HEADERS": extra}))
+    cpu = {name: statistics.median(r["cpu_us_per_request"].get("backend", 0.0) for r in rs)
+           for name, rs in runs.items()}
+    out = {"cpu_us": {k: round(v, 1) for k, v in cpu.items()},
+           "headers_us": round(cpu["public_with_headers"] - cpu["public_bare"], 1),
+           "check_and_route_us": round(cpu["protected"] - cpu["public_with_headers"], 1),
+           "rps": {name: round(statistics.median(r["rps"] for r in rs)) for name, rs in runs.items()}}
+    bench.log(f"backend alone: {out['cpu_us']} us of CPU per request; headers {out['headers_us']:+} us, "
+              f"check and route {out['check_and_route_us']:+} us")
+    return out
+
+
 # --- notes and the kit, in process ---------------------------------------------------------
 
 class _AlreadyVerified:
@@ -423,6 +463,13 @@ def report_lines(result: dict) -> list[str]:
                        f"{w['cold_new_token_us']:.1f} us ({g['in_worker_cold_over_openssl']:.2f} x the verify; "
                        f"signature step {w['part_signature_us']:.1f} us), hot token {w['hot_cache_hit_us']:.2f} us, "
                        f"whole hot check with identity {w.get('hot_check_identity_us', 0):.2f} us")
+    bs = result.get("backend_split")
+    if bs:
+        c = bs["cpu_us"]
+        out += ["", "8b the backend's share, straight to it (no gateway), backend CPU us per request:",
+                f"  /api/public/ping {c['public_bare']:.0f}; with Authorization + 5 X-Auth-* headers "
+                f"{c['public_with_headers']:.0f} ({bs['headers_us']:+.0f}); /api/ping with them "
+                f"{c['protected']:.0f} ({bs['check_and_route_us']:+.0f}: the check and the route)"]
     n = result.get("notes")
     if n:
         out += ["", f"9 GET /api/notes in process ({n['method']}):",

@@ -4,12 +4,23 @@
 --   BENCH_TOKENS   file with one access token per line (optional); each
 --                  thread takes the tokens round-robin, starting at a
 --                  different place, so the gateway sees many tokens.
+--   BENCH_HEADERS  more request headers, "Name: value" separated by "|"
+--                  (optional; bench/figures.py sends the identity headers).
 --
 -- Prints one line "BENCHJSON {...}" with the summary (bench/bench.py reads it).
 -- Latencies are in microseconds.
 
 local path = os.getenv("BENCH_PATH") or "/"
 local token_file = os.getenv("BENCH_TOKENS") or ""
+local extra = {}
+for name, value in (os.getenv("BENCH_HEADERS") or ""):gmatch("([^|:]+):%s*([^|]*)") do extra[name] = value end
+
+local function headers(auth)
+    local h = { ["Host"] = wrk.headers["Host"] }
+    for name, value in pairs(extra) do h[name] = value end
+    if auth then h["Authorization"] = auth end
+    return h
+end
 local requests_ = {}
 local n = 0
 local i = 0
@@ -29,13 +40,13 @@ function init(args)
         for line in io.lines(token_file) do
             if #line > 0 then
                 n = n + 1
-                requests_[n] = wrk.format("GET", path, { ["Host"] = wrk.headers["Host"], ["Authorization"] = "Bearer " .. line })
+                requests_[n] = wrk.format("GET", path, headers("Bearer " .. line))
             end
         end
     end
     if n == 0 then
         n = 1
-        requests_[1] = wrk.format("GET", path)
+        requests_[1] = wrk.format("GET", path, headers(nil))
     end
     i = (thread_id * 7) % n
 end
