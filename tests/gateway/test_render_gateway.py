@@ -91,7 +91,8 @@ def test_backend_replicas_from_backend_upstreams(renderer, base_env):
     conf = conf_of(renderer, base_env | {"BACKEND_UPSTREAMS": "127.0.0.1:28000, 127.0.0.1:28010"})
     block = re.search(r"upstream backend \{(.*?)\}", conf, re.DOTALL).group(1)
     assert re.findall(r"server (\S+);", block) == ["127.0.0.1:28000", "127.0.0.1:28010"]
-    assert 'revocations_url = "http://127.0.0.1:28000/api/internal/revocations"' in conf
+    assert ('revocations_url = {"http://127.0.0.1:28000/api/internal/revocations", '
+            '"http://127.0.0.1:28010/api/internal/revocations"}') in conf
 
 
 def test_backend_defaults_to_backend_port(renderer, base_env):
