@@ -17,6 +17,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 from ..accounts import authenticate_local, normalise_email, provision_user, register_local_account
 from ..audit import record_event
 from ..bearer import bearer_token_from_request, public, verify_token_in_request
+from ..bulkhead import no_database
 from ..clock import rfc3339
 from ..exceptions import (AccountDisabled, InsufficientScope, InvalidGrant, InvalidRequest, LoginFailed, NotAllowed,
                           NotFound, OriginRejected, TokenInvalid)
@@ -101,6 +102,7 @@ def _no_store(response: Response) -> Response:
 
 @bp.get("/login")
 @public
+@no_database
 @limiter.limit(lambda: _settings().ratelimit_login)
 def login():
     """Start the OpenID Connect authorization code flow (302 to the provider)."""

@@ -22,6 +22,7 @@ from flask import Blueprint, Response, current_app, jsonify, send_from_directory
 from werkzeug.exceptions import NotFound
 
 from ..bearer import public
+from ..bulkhead import no_database
 from ..extension import current_authgw
 from ..openapi import document_for
 
@@ -77,6 +78,7 @@ def _docs_headers(response: Response, max_age: int | None = None) -> Response:
 
 @bp.get("/api/openapi.json")
 @public
+@no_database
 def openapi_document():
     """``200`` the OpenAPI 3.1 document of the backend and the services behind the gateway."""
     response = jsonify(document_for(current_app._get_current_object()))
@@ -86,6 +88,7 @@ def openapi_document():
 
 @bp.get("/api/docs")
 @public
+@no_database
 def swagger_ui():
     """``200`` the Swagger UI page (HTML) reading ``/api/openapi.json``."""
     return _docs_headers(Response(_PAGE, mimetype="text/html"))
@@ -93,6 +96,7 @@ def swagger_ui():
 
 @bp.get("/api/docs/<path:filename>")
 @public
+@no_database
 def swagger_asset(filename: str):
     """``200`` one of Swagger UI's files, or ``404 not_found``."""
     if filename == "init.js":
@@ -105,6 +109,7 @@ def swagger_asset(filename: str):
 
 @bp.get("/.well-known/oauth-protected-resource")
 @public
+@no_database
 def protected_resource_metadata():
     """``200`` RFC 9728 §2 metadata: the resource (this origin), the
     authorization server that issues its tokens, header-only bearer tokens."""

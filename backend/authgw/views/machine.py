@@ -22,6 +22,7 @@ from flask_limiter.util import get_remote_address
 
 from ..audit import record_event
 from ..bearer import public
+from ..bulkhead import no_database
 from ..clock import utcnow
 from ..exceptions import InvalidClient, InvalidRequest, InvalidScope, UnsupportedGrantType
 from ..extension import current_authgw
@@ -160,6 +161,7 @@ def token():
 
 @bp.get("/.well-known/oauth-authorization-server")
 @public
+@no_database
 def authorization_server_metadata():
     """RFC 8414 §2 metadata of this authorization server.
 
