@@ -119,6 +119,7 @@ def make_app(tmp_path, signing_key_file, migrated_db_template, provider):
 
     yield factory
     for app in apps:
+        AuthGW.of(app).revocation_feed.close()  # its polling thread
         with app.app_context():
             _db.engine.dispose()
 
