@@ -125,8 +125,3 @@ class RevocationFeed(RevocationList):
         if claims.get("sid") in self._local:
             raise InvalidToken("The session of this access token was revoked.")
         super().check(claims)
-
-    def is_revoked(self, session_id: str) -> bool:
-        """Tell whether ``session_id`` is revoked (no trust-window check)."""
-        snapshot = self.snapshot
-        return session_id in self._local or (snapshot is not None and session_id in snapshot.sessions)

@@ -117,10 +117,10 @@ def ready():
             "revocation_feed": {"status": "ok" if feed_ok else "stale",
                                 "age_seconds": None if age is None else round(age, 3),
                                 "trust_window": feed.trust_window}}
-    response = jsonify(body)
     if database != "ok":
         body.update(error="service_unavailable", error_description="The database is unreachable.")
-        response = jsonify(body)
+    response = jsonify(body)
+    if database != "ok":
         response.status_code = 503
         response.headers["Retry-After"] = "5"
     response.headers["Cache-Control"] = "no-store"
