@@ -13,7 +13,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from faultlib import BASE_URL, NOTES_URL, TABLE, stack
+from faultlib import NOTES_URL, TABLE
+from stacklib import BASE_URL, stack
 
 
 @pytest.fixture(scope="session", autouse=True)

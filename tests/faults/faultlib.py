@@ -18,30 +18,18 @@ import signal
 import subprocess
 import threading
 import time
-import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Iterator
-from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-BASE_URL = os.environ.get("STACK_URL", "http://localhost:%s" % os.environ.get("GATEWAY_PORT", "8080")).rstrip("/")
+from stacklib import BASE_URL, LoginResult, login_result, stack, start_login, unique_email, wait_until
+
 NOTES_URL = "http://127.0.0.1:%s" % os.environ.get("NOTES_PORT", "8200")
 #: Client-side cap on any one request (s): far above every bound, so a hang shows as a failed bound, not a stuck suite.
 CLIENT_TIMEOUT = 20.0
-
-
-def stack(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run ``scripts/stack <args>``; raise ``CalledProcessError`` (with its output) when it fails and ``check``."""
-    done = subprocess.run([str(ROOT / "scripts" / "stack"), *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
-    if check and done.returncode != 0:
-        raise AssertionError(f"scripts/stack {' '.join(args)} failed ({done.returncode}): {done.stderr[-2000:]}")
-    return done
 
 
 def pid_of(service: str) -> int:
@@ -119,6 +107,30 @@ def in_parallel(calls: list[Callable[[], requests.Response]]) -> list[Answer]:
         return list(pool.map(timed, calls))
 
 
+@contextlib.contextmanager
+def under_load(users: list, calls: Callable[[object], list[Callable[[], requests.Response]]], seconds: float,
+               pause: float = 0.0) -> Iterator[list[Answer]]:
+    """Load the stack for the ``with`` body: one thread per user sends ``calls(user)``, in order, over
+    and over (``pause`` seconds between rounds) until ``seconds`` have passed since the start.
+
+    Yields the list the answers are appended to as they come; on the way out waits for every
+    thread and re-raises the first error one of them had.
+    """
+    stop = time.monotonic() + seconds
+    answers: list[Answer] = []
+
+    def keep_calling(user) -> None:
+        while time.monotonic() < stop:
+            answers.extend(timed(call) for call in calls(user))
+            time.sleep(pause)
+
+    with ThreadPoolExecutor(len(users)) as pool:
+        running = [pool.submit(keep_calling, user) for user in users]
+        yield answers
+        for future in running:
+            future.result()
+
+
 def assert_json_error(answer: Answer, statuses: tuple[int, ...], bound: float, what: str) -> None:
     """``answer`` is one of ``statuses`` within ``bound`` seconds with ``{"error", "error_description"}``;
     a ``503`` also carries ``Retry-After``."""
@@ -131,46 +143,27 @@ def assert_json_error(answer: Answer, statuses: tuple[int, ...], bound: float, w
         assert answer.response.headers.get("Retry-After", "").isdigit(), f"{what}: 503 without Retry-After"
 
 
-def unique_email(prefix: str = "fault") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}@example.com"
-
-
-class User:
-    """A browser-like client signed in through the gateway, the dev IdP and the callback."""
+class User(LoginResult):
+    """A browser-like client signed in through the gateway, the dev IdP and the callback;
+    ``login`` fills in the access token, ``refresh`` replaces it."""
 
     def __init__(self, email: str | None = None):
-        self.email = email or unique_email()
-        self.session = requests.Session()
+        super().__init__(requests.Session(), "", {}, None)
+        self.email = email or unique_email("fault")
         self.session.headers["User-Agent"] = "authgw-fault-tests"
-        self.access_token = ""
-
-    @property
-    def auth(self) -> dict:
-        return {"Authorization": f"Bearer {self.access_token}"}
-
-    @property
-    def refresh_cookie(self) -> str | None:
-        return self.session.cookies.get("refresh_token")
 
     def start_login(self) -> str:
         """Follow ``/api/auth/login`` through the dev IdP; return the callback URL (code and state)."""
-        start = self.session.get(f"{BASE_URL}/api/auth/login", params={"login_hint": self.email, "next": "/"},
-                                 allow_redirects=False, timeout=CLIENT_TIMEOUT)
-        assert start.status_code == 302, (start.status_code, start.text[:300])
-        at_idp = self.session.get(start.headers["Location"], allow_redirects=False, timeout=CLIENT_TIMEOUT)
-        assert at_idp.status_code in (302, 303), (at_idp.status_code, at_idp.text[:300])
-        return at_idp.headers["Location"]
+        return start_login(self.session, self.email, timeout=CLIENT_TIMEOUT)
 
     def callback(self, url: str) -> requests.Response:
         return self.session.get(url, allow_redirects=False, timeout=CLIENT_TIMEOUT)
 
     def login(self) -> "User":
         """Sign in; keep the access token of the callback's fragment (the refresh cookie stays in the session)."""
-        answer = self.callback(self.start_login())
-        assert answer.status_code == 303, (answer.status_code, answer.text[:300])
-        fragment = {k: v[0] for k, v in parse_qs(urlsplit(answer.headers["Location"]).fragment).items()}
-        assert fragment.get("access_token"), answer.headers["Location"].split("#")[0]
-        self.access_token = fragment["access_token"]
+        result = login_result(self.session, self.callback(self.start_login()))
+        self.access_token, self.fragment, self.callback_response = \
+            result.access_token, result.fragment, result.callback_response
         return self
 
     def refresh(self) -> requests.Response:
@@ -191,17 +184,16 @@ class User:
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.1) -> float | None:
-    """Seconds until ``predicate()`` held (polled every ``interval``), or ``None`` after ``timeout``."""
-    start = time.monotonic()
-    while True:
+    """Seconds until ``predicate()`` held (polled every ``interval``; a transport error counts as
+    not yet), or ``None`` after ``timeout``."""
+    def holds() -> bool:
         try:
-            if predicate():
-                return time.monotonic() - start
+            return bool(predicate())
         except requests.RequestException:
-            pass
-        if time.monotonic() - start > timeout:
-            return None
-        time.sleep(interval)
+            return False
+
+    held, seconds = wait_until(holds, timeout, interval)
+    return seconds if held else None
 
 
 def past_503(call: Callable[[], requests.Response], timeout: float = 5.0) -> requests.Response:

@@ -16,8 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from faultlib import (BASE_URL, TABLE, User, assert_json_error, children_of, frozen, in_parallel, pid_of, timed,
-                      wait_for)
+from faultlib import (TABLE, User, assert_json_error, children_of, frozen, in_parallel, pid_of, timed,
+                      under_load, wait_for)
+from stacklib import BASE_URL
 
 BACKEND_BOUND = 10.0  # seconds (docs/operations.md "Timeouts and fallbacks")
 NORMAL = 1.5  # seconds: "normal speed" on this shared machine
@@ -84,24 +85,12 @@ def test_a_backend_worker_killed_mid_request_costs_at_most_its_requests_and_is_r
     workers = children_of(master)
     assert len(workers) >= 2, workers
     users = [User().login() for _ in range(8)]
-    stop = time.monotonic() + 3.0
-    answers = []
-
-    def load(user: User):
-        while time.monotonic() < stop:
-            answers.append(timed(user.refresh))
-            answers.append(timed(lambda: user.get("/api/me")))
-
-    with ThreadPoolExecutor(len(users)) as pool:
-        running = [pool.submit(load, u) for u in users]
+    with under_load(users, lambda user: [user.refresh, lambda: user.get("/api/me")], seconds=3.0) as answers:
         time.sleep(0.8)
         victim = workers[0]
         os.kill(victim, signal.SIGKILL)
-        killed_at = time.monotonic()
         replaced = wait_for(lambda: len(children_of(master)) == len(workers) and victim not in children_of(master),
                             timeout=10)
-        for future in running:
-            future.result()
     row.saw(*answers)
     for answer in answers:
         if answer.status != 200:

@@ -6,8 +6,9 @@ import time
 
 import requests
 
-from faultlib import (BASE_URL, TABLE, User, assert_json_error, frozen, in_parallel, killed, past_503, stack,
-                      timed, wait_for)
+from faultlib import (TABLE, User, assert_json_error, frozen, in_parallel, killed, past_503, timed, under_load,
+                      wait_for)
+from stacklib import BASE_URL, stack
 
 DB_BOUND = 3.0  # seconds (docs/operations.md "Timeouts and fallbacks")
 
@@ -66,23 +67,12 @@ def test_refreshes_caught_by_a_database_freeze_spend_nothing():
     """Freeze MariaDB while refreshes are in flight: whatever each got, its session refreshes afterwards."""
     row = TABLE.row("MariaDB hung mid-refresh")
     users = [User().login() for _ in range(6)]
-    stop = time.monotonic() + 3.5
-    answers = []
-
-    def keep_refreshing(user: User):
-        while time.monotonic() < stop:
-            answers.append(timed(user.refresh))
-            time.sleep(0.02)  # 503s come at once: stay under the refresh rate limit
-
-    from concurrent.futures import ThreadPoolExecutor
-    with ThreadPoolExecutor(len(users)) as pool:
-        running = [pool.submit(keep_refreshing, u) for u in users]
+    # 503s come at once: the pause keeps each user under the refresh rate limit.
+    with under_load(users, lambda user: [user.refresh], seconds=3.5, pause=0.02) as answers:
         time.sleep(0.4)
         with frozen("db"):
             time.sleep(2.5)
         thawed = time.monotonic()
-        for future in running:
-            future.result()
     row.saw(*answers)
     assert {a.status for a in answers} <= {200, 503}, sorted({str(a.status) for a in answers})
     assert any(a.status == 503 for a in answers), "no refresh met the frozen database"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from urllib.parse import parse_qs, urlsplit
 
-from faultlib import BASE_URL, TABLE, User, frozen, timed, wait_for
+from faultlib import TABLE, User, frozen, timed, wait_for
+from stacklib import BASE_URL
 
 PROVIDER_BOUND = 10.0  # seconds (docs/operations.md "Timeouts and fallbacks")
 

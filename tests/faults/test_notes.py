@@ -7,8 +7,8 @@ import time
 
 import requests
 
-from faultlib import (NOTES_URL, BASE_URL, TABLE, User, assert_json_error, frozen, in_parallel, killed, stack,
-                      timed, wait_for)
+from faultlib import NOTES_URL, TABLE, User, assert_json_error, frozen, in_parallel, killed, timed, wait_for
+from stacklib import BASE_URL, stack
 
 SERVICE_BOUND = 10.0  # seconds: a hung service behind the gateway, like the backend (docs/operations.md)
 NORMAL = 1.5

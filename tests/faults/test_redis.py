@@ -9,7 +9,8 @@ import time
 
 import requests
 
-from faultlib import BASE_URL, TABLE, User, frozen, killed, stack, timed, wait_for
+from faultlib import TABLE, User, frozen, killed, timed, wait_for
+from stacklib import BASE_URL, stack
 
 REDIS_BOUND = 3.0  # seconds (docs/operations.md "Timeouts and fallbacks")
 

@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from conftest import ADMIN_EMAIL, BASE_URL, browser_login, stack, unique_email, wait_until
+from conftest import ADMIN_EMAIL
+from stacklib import BASE_URL, browser_login, stack, unique_email, wait_until
 
 
 def _refresh(result, base_url) -> str:

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from conftest import BASE_URL, browser_login, unique_email, wait_until
+from stacklib import BASE_URL, browser_login, unique_email, wait_until
 
 
 def _b64(data: dict) -> str:

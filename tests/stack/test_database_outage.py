@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from conftest import browser_login, stack, unique_email, wait_until
+from stacklib import browser_login, stack, unique_email, wait_until
 
 
 def test_ready_turns_503_while_mariadb_is_stopped_and_200_after_restart(base_url):

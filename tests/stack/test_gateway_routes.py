@@ -27,18 +27,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import BASE_URL, ROOT, browser_login, stack, unique_email, wait_until
+from stacklib import BASE_URL, ROOT, browser_login, free_port, stack, unique_email, wait_until
 
 STACK_DIR = Path(os.environ.get("STACK_DIR") or ROOT / ".stack")
 if not STACK_DIR.is_absolute():
     STACK_DIR = ROOT / STACK_DIR
 HEX_ID = re.compile(r"^[0-9a-f]{32}$")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class EchoHandler(BaseHTTPRequestHandler):

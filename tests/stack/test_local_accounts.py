@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from conftest import stack, unique_email
+from stacklib import stack, unique_email
 
 PASSWORD = "amber lantern orchard 77"
 

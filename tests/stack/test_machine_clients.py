@@ -12,7 +12,8 @@ import uuid
 
 import requests
 
-from conftest import ADMIN_EMAIL, wait_until
+from conftest import ADMIN_EMAIL
+from stacklib import wait_until
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 

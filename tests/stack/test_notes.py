@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import ADMIN_EMAIL, BASE_URL, ROOT, browser_login, stack, unique_email, wait_until
+from conftest import ADMIN_EMAIL
+from stacklib import BASE_URL, ROOT, browser_login, stack, unique_email, wait_until
 
 NOTES_URL = "http://127.0.0.1:%s" % os.environ.get("NOTES_PORT", "8200")
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "corpus.json"

@@ -14,14 +14,13 @@ import os
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 import requests
 
-from conftest import ROOT, stack, wait_until
+from stacklib import ROOT, free_port, stack, wait_until
 
 STACK_DIR = Path(os.environ.get("STACK_DIR", ROOT / ".stack"))
 #: Service -> the variable holding its port (the services every test stack runs).
@@ -69,12 +68,6 @@ def frontend_answers(timeout: float = 2) -> bool:
         return requests.get(f"http://127.0.0.1:{os.environ['FRONTEND_PORT']}/", timeout=timeout).status_code == 200
     except requests.RequestException:
         return False
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_status_reports_each_service_up_with_its_pid_and_port_and_exits_0(base_url):

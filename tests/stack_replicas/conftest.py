@@ -16,28 +16,19 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
-import time
-import uuid
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+from stacklib import ROOT, LoginResult, browser_login, unique_email
+
 GATEWAY_PORT = int(os.environ.get("GATEWAY_PORT", "8080"))
 BACKEND_PORT = int(os.environ.get("BACKEND_PORT", "8000"))
 GATEWAYS = (f"http://localhost:{GATEWAY_PORT}",
             f"http://localhost:{os.environ.get('GATEWAY2_PORT', GATEWAY_PORT + 2)}")
 BACKENDS = (f"http://127.0.0.1:{BACKEND_PORT}",
             f"http://127.0.0.1:{os.environ.get('BACKEND2_PORT', BACKEND_PORT + 1)}")
-
-
-def stack(*args: str) -> subprocess.CompletedProcess:
-    """Run ``scripts/stack <args>`` with the run script's environment."""
-    return subprocess.run([str(ROOT / "scripts" / "stack"), *args], cwd=ROOT, check=True,
-                          capture_output=True, text=True, timeout=120)
 
 
 def client_address() -> str:
@@ -47,47 +38,14 @@ def client_address() -> str:
     return "2001:db8::" + ":".join(secrets.token_hex(2) for _ in range(4))
 
 
-def wait_until(predicate, timeout: float, interval: float = 0.1):
-    """Poll ``predicate`` until it returns truthy; return (value, seconds)."""
-    start = time.monotonic()
-    while True:
-        value = predicate()
-        elapsed = time.monotonic() - start
-        if value or elapsed > timeout:
-            return value, elapsed
-        time.sleep(interval)
-
-
-class SignedIn:
-    """A browser sign-in: the access token and the session's refresh token."""
-
-    def __init__(self, access_token: str, refresh_token: str):
-        self.access_token = access_token
-        self.refresh_token = refresh_token
-
-    @property
-    def auth(self) -> dict:
-        return {"Authorization": f"Bearer {self.access_token}"}
-
-
-def sign_in(gateway: str = GATEWAYS[0], email: str | None = None) -> SignedIn:
+def sign_in(gateway: str = GATEWAYS[0], email: str | None = None) -> LoginResult:
     """Sign in like a browser through ``gateway``: login → dev IdP → callback.
 
     The callback returns to PUBLIC_URL, the first gateway's origin.
     """
-    http = requests.Session()
-    http.headers["User-Agent"] = "authgw-replica-tests"
-    email = email or f"replica-{uuid.uuid4().hex[:10]}@example.com"
-    start = http.get(f"{gateway}/api/auth/login", params={"login_hint": email, "next": "/"},
-                     allow_redirects=False, timeout=10)
-    assert start.status_code == 302, start.text
-    at_idp = http.get(start.headers["Location"], allow_redirects=False, timeout=10)
-    assert at_idp.status_code in (302, 303), at_idp.text
-    callback = http.get(at_idp.headers["Location"], allow_redirects=False, timeout=10)
-    assert callback.status_code == 303, callback.text
-    fragment = {k: v[0] for k, v in parse_qs(urlsplit(callback.headers["Location"]).fragment).items()}
-    assert fragment.get("access_token") and http.cookies.get("refresh_token")
-    return SignedIn(fragment["access_token"], http.cookies["refresh_token"])
+    result = browser_login(email or unique_email("replica"), base_url=gateway, user_agent="authgw-replica-tests")
+    assert result.refresh_cookie
+    return result
 
 
 def status(base: str, path: str, token: str | None, **headers) -> int:

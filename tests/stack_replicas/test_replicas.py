@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import BACKENDS, GATEWAYS, ROOT, client_address, sign_in, stack, status, wait_until
+from conftest import BACKENDS, GATEWAYS, client_address, sign_in, status
+from stacklib import ROOT, stack, wait_until
 
 ORIGINS = {"gateway": GATEWAYS[0], "gateway2": GATEWAYS[1], "backend": BACKENDS[0], "backend2": BACKENDS[1]}
 REVOCATION_DEADLINE = 5.0  # seconds (docs/interface.md "Revocation")
@@ -93,7 +94,7 @@ def test_concurrent_refreshes_on_both_backends_hand_out_one_successor():
         http = requests.Session()
         http.get(f"{base}/api/health", timeout=10)  # connected before the barrier
         barrier.wait(timeout=10)
-        r = http.post(f"{base}/api/auth/refresh", json={"refresh_token": session.refresh_token},
+        r = http.post(f"{base}/api/auth/refresh", json={"refresh_token": session.refresh_cookie},
                       headers={"X-Forwarded-For": client_address()}, timeout=15)
         with lock:
             answers.append(r)
@@ -107,7 +108,7 @@ def test_concurrent_refreshes_on_both_backends_hand_out_one_successor():
     successors = {r.json()["refresh_token"] for r in answers}
     assert len(successors) == 1, "concurrent refreshes forked the session"
     successor = successors.pop()
-    assert successor != session.refresh_token
+    assert successor != session.refresh_cookie
     for r in answers[:2]:
         for gateway in GATEWAYS:
             assert status(gateway, "/api/ping", r.json()["access_token"]) == 200
@@ -115,7 +116,7 @@ def test_concurrent_refreshes_on_both_backends_hand_out_one_successor():
     nxt = requests.post(f"{BACKENDS[1]}/api/auth/refresh", json={"refresh_token": successor},
                         headers={"X-Forwarded-For": client_address()}, timeout=10)
     assert nxt.status_code == 200, nxt.text
-    assert nxt.json()["refresh_token"] not in (successor, session.refresh_token)
+    assert nxt.json()["refresh_token"] not in (successor, session.refresh_cookie)
 
 
 def refresh_limit() -> int:

@@ -130,11 +130,12 @@ def test_the_verifier_built_from_the_settings_fetches_keys_and_revocations_over_
     """The production path: JWK Set and revocation feed over HTTP, an RS256 key accepted."""
     import json
     import uuid
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     import jwt
     from cryptography.hazmat.primitives.asymmetric import rsa
     from jwt.algorithms import RSAAlgorithm
+    from werkzeug.serving import make_server
+    from werkzeug.wrappers import Request, Response
 
     from conftest import AUDIENCE, ISSUER
 
@@ -145,22 +146,14 @@ def test_the_verifier_built_from_the_settings_fetches_keys_and_revocations_over_
                  "/revocations": {"generated_at": time.time(), "window": 930, "sessions": {"revoked": 1},
                                   "subjects": {}, "roles": {}}}
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = json.dumps(documents[self.path]).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    @Request.application
+    def serve_documents(request: Request) -> Response:
+        return Response(json.dumps(documents[request.path]), content_type="application/json")
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = make_server("127.0.0.1", 0, serve_documents, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        base = f"http://127.0.0.1:{server.server_address[1]}"
+        base = f"http://127.0.0.1:{server.server_port}"
         env = {**settings_env, "AUTHGW_JWKS_URL": f"{base}/jwks", "AUTHGW_REVOCATIONS_URL": f"{base}/revocations"}
         upgrade(env["NOTES_DATABASE_URL"])
         app = create_app(env)
@@ -179,3 +172,4 @@ def test_the_verifier_built_from_the_settings_fetches_keys_and_revocations_over_
         app.extensions["authgw_kit"].verifier.close()
     finally:
         server.shutdown()
+        server.server_close()
