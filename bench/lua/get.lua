@@ -10,6 +10,9 @@
 -- Prints one line "BENCHJSON {...}" with the summary (bench/bench.py reads it).
 -- Latencies are in microseconds.
 
+package.path = (debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "?.lua;" .. package.path
+local bench = require("benchlib") -- this folder's shared parts
+
 local path = os.getenv("BENCH_PATH") or "/"
 local token_file = os.getenv("BENCH_TOKENS") or ""
 local extra = {}
@@ -26,23 +29,14 @@ local n = 0
 local i = 0
 thread_id = 0  -- global: set per thread by setup() through thread:set
 
-local threads = {}
-local created = 0
-
-function setup(thread)
-    thread:set("thread_id", created)
-    created = created + 1
-    table.insert(threads, thread)
-end
+setup = bench.setup
 
 function init(args)
     if token_file ~= "" then
-        for line in io.lines(token_file) do
-            if #line > 0 then
-                n = n + 1
-                requests_[n] = wrk.format("GET", path, headers("Bearer " .. line))
-            end
-        end
+        bench.each_token(token_file, function(token)
+            n = n + 1
+            requests_[n] = wrk.format("GET", path, headers("Bearer " .. token))
+        end)
     end
     if n == 0 then
         n = 1
@@ -57,11 +51,5 @@ function request()
 end
 
 function done(summary, latency, requests)
-    local e = summary.errors
-    io.write(string.format(
-        'BENCHJSON {"requests":%d,"duration_us":%d,"bytes":%d,"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
-        '"latency_us":{"mean":%.1f,"stdev":%.1f,"max":%d,"p50":%d,"p90":%d,"p99":%d,"p999":%d}}\n',
-        summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
-        latency.mean, latency.stdev, latency.max, latency:percentile(50), latency:percentile(90),
-        latency:percentile(99), latency:percentile(99.9)))
+    bench.report(summary, latency)
 end

@@ -14,6 +14,9 @@
 --
 -- Prints "BENCHJSON {...}" like get.lua, plus ok/failed/starved counts.
 
+package.path = (debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "?.lua;" .. package.path
+local bench = require("benchlib") -- this folder's shared parts
+
 local token_file = os.getenv("BENCH_TOKENS") or ""
 local nthreads = tonumber(os.getenv("BENCH_THREADS") or "1")
 local queue = {}
@@ -23,14 +26,7 @@ thread_id = 0
 ok, failed, starved = 0, 0, 0
 local headers = {}
 
-local threads = {}
-local created = 0
-
-function setup(thread)
-    thread:set("thread_id", created)
-    created = created + 1
-    table.insert(threads, thread)
-end
+setup = bench.setup
 
 local function push(token)
     tail = tail + 1
@@ -39,15 +35,7 @@ end
 
 function init(args)
     headers = { ["Host"] = wrk.headers["Host"], ["Content-Type"] = "application/json", ["Accept"] = "application/json" }
-    local k = 0
-    for line in io.lines(token_file) do
-        if #line > 0 then
-            if k % nthreads == thread_id then
-                push(line)
-            end
-            k = k + 1
-        end
-    end
+    bench.each_token(token_file, push, thread_id, nthreads)
 end
 
 function request()
@@ -76,18 +64,6 @@ function response(status, hdrs, body)
 end
 
 function done(summary, latency, requests)
-    local t_ok, t_failed, t_starved = 0, 0, 0
-    for _, thread in ipairs(threads) do
-        t_ok = t_ok + (thread:get("ok") or 0)
-        t_failed = t_failed + (thread:get("failed") or 0)
-        t_starved = t_starved + (thread:get("starved") or 0)
-    end
-    local e = summary.errors
-    io.write(string.format(
-        'BENCHJSON {"requests":%d,"duration_us":%d,"bytes":%d,"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
-        '"latency_us":{"mean":%.1f,"stdev":%.1f,"max":%d,"p50":%d,"p90":%d,"p99":%d,"p999":%d},' ..
-        '"ok":%d,"failed":%d,"starved":%d}\n',
-        summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
-        latency.mean, latency.stdev, latency.max, latency:percentile(50), latency:percentile(90),
-        latency:percentile(99), latency:percentile(99.9), t_ok, t_failed, t_starved))
+    bench.report(summary, latency,
+        { { "ok", bench.total("ok") }, { "failed", bench.total("failed") }, { "starved", bench.total("starved") } })
 end
