@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Annotated, Any, Iterator, Literal, Mapping
 from urllib.parse import urlsplit
 
+from authgw_kit.settings import bind_address, check_bind_address, read_secret_file
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict
 
@@ -116,16 +117,6 @@ def _storage_uri(value: str) -> str:
     return value
 
 
-def _bind_address(value: str) -> str:
-    """``host:port`` or ``[v6]:port``; empty means off."""
-    if value == "":
-        return value
-    host, sep, port = value.rpartition(":")
-    if not sep or not host.strip("[]") or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError("must be host:port (e.g. 127.0.0.1:9100), or empty to turn metrics off")
-    return value
-
-
 def _lower(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
@@ -166,7 +157,7 @@ class Environment(BaseSettings):
         "INFO", validation_alias="LOG_LEVEL")
     log_format: Annotated[Literal["json", "console"] | None, BeforeValidator(_lower)] = Field(
         None, validation_alias="LOG_FORMAT")
-    metrics_bind: Annotated[str, AfterValidator(_bind_address)] = Field("127.0.0.1:9100", validation_alias="METRICS_BIND")
+    metrics_bind: Annotated[str, AfterValidator(check_bind_address)] = Field("127.0.0.1:9100", validation_alias="METRICS_BIND")
 
     # -- database
     database_url: str | None = Field(None, validation_alias="DATABASE_URL")
@@ -486,10 +477,7 @@ class Settings:
     @property
     def metrics_address(self) -> tuple[str, int] | None:
         """(host, port) of METRICS_BIND (IPv6 without brackets), or None when metrics are off."""
-        if not self.metrics_bind:
-            return None
-        host, _, port = self.metrics_bind.rpartition(":")
-        return host.strip("[]"), int(port)
+        return bind_address(self.metrics_bind)
 
 
 def _storage_options(uri: str, socket_timeout: float, connect_timeout: float) -> dict[str, Any]:
@@ -559,16 +547,8 @@ def _with_password_from_file(database_url: str, path: Path, problems: list[str])
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
-    try:
-        password = path.read_text(encoding="utf-8").rstrip("\r\n")
-    except FileNotFoundError:
-        problems.append(f"DATABASE_PASSWORD_FILE {path} does not exist")
-        return database_url
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(f"DATABASE_PASSWORD_FILE {path} is not readable ({exc.__class__.__name__})")
-        return database_url
-    if not password:
-        problems.append(f"DATABASE_PASSWORD_FILE {path} is empty")
+    password = read_secret_file(path, "DATABASE_PASSWORD_FILE", problems)
+    if password is None:
         return database_url
     try:
         url = make_url(database_url)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 
+from authgw_kit.errors import HTTP_ERROR_CODES as KIT_HTTP_ERROR_CODES
 from flask import Flask
 from sqlalchemy.exc import DBAPIError, OperationalError, TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
@@ -20,26 +21,18 @@ from .extensions import db
 
 log = logging.getLogger(__name__)
 
-#: Error codes for Werkzeug's own exceptions.
+#: Error codes for Werkzeug's own exceptions: the kit's table (shared with
+#: the notes service) and the backend's own statuses.
 HTTP_ERROR_CODES = {
-    400: "invalid_request",
-    401: "invalid_token",
+    **KIT_HTTP_ERROR_CODES,
     403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
     406: "not_acceptable",
     408: "request_timeout",
     409: "conflict",
-    411: "length_required",
-    413: "request_too_large",
-    414: "uri_too_long",
     415: "unsupported_media_type",
     422: "invalid_request",
     429: "rate_limited",
-    431: "request_header_fields_too_large",
-    500: "server_error",
     501: "not_implemented",
-    503: "service_unavailable",
 }
 
 

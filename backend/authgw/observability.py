@@ -30,8 +30,9 @@ import uuid
 from typing import TYPE_CHECKING
 
 import structlog
+from authgw_kit import metrics as kit_metrics
 from flask import Flask, Response, g, request
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 if TYPE_CHECKING:  # pragma: no cover
     from authgw_kit import TokenVerifier
@@ -314,36 +315,10 @@ class _ProcessGauges:
 
 # -- the metrics listener ----------------------------------------------------------------
 
-
-def metrics_registry() -> CollectorRegistry:
-    """Return the registry to expose: every process's series in
-    ``PROMETHEUS_MULTIPROC_DIR`` when set (gunicorn), else this process's."""
-    from prometheus_client import REGISTRY
-    from prometheus_client.multiprocess import MultiProcessCollector
-
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        return REGISTRY
-    registry = CollectorRegistry()
-    MultiProcessCollector(registry)
-    return registry
-
-
-def start_metrics_server(address: tuple[str, int] | None):
-    """Serve ``/metrics`` (Prometheus text format) on ``address`` in a thread.
-
-    Args:
-        address: ``(host, port)`` from ``Settings.metrics_address``
-            (``METRICS_BIND``, 127.0.0.1 in the native stack); None: off.
-
-    Returns:
-        the server and its thread, or None when off.
-
-    Raises:
-        OSError: the address is in use or cannot be bound.
-    """
-    if address is None:
-        return None
-    from prometheus_client import start_http_server
-
-    host, port = address
-    return start_http_server(port, addr=host, registry=metrics_registry())
+# The registry to expose (every process's series under gunicorn) and the
+# ``/metrics`` listener are the kit's, shared with the notes service:
+# ``start_metrics_server(address)`` takes ``Settings.metrics_address``
+# (``METRICS_BIND``, 127.0.0.1 in the native stack; None: off) and raises
+# OSError when the address cannot be bound (docs/kit.md, "Metrics").
+metrics_registry = kit_metrics.metrics_registry
+start_metrics_server = kit_metrics.start_metrics_server

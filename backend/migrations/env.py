@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from alembic import context
+from authgw_kit.migrations import migration_lock
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -115,13 +116,7 @@ def run_migrations_online():
         # Backend replicas started together all run `flask db upgrade`: on
         # MySQL/MariaDB the first takes a named lock and migrates, the others
         # wait for it and then find nothing left to do.
-        locking = connection.dialect.name in ("mysql", "mariadb")
-        if locking:
-            got = connection.exec_driver_sql(f"SELECT GET_LOCK('{MIGRATION_LOCK}', {MIGRATION_LOCK_TIMEOUT})").scalar()
-            connection.commit()  # the named lock belongs to the connection, not the transaction
-            if got != 1:
-                raise RuntimeError(f"another process held the migration lock for {MIGRATION_LOCK_TIMEOUT} s")
-        try:
+        with migration_lock(connection, MIGRATION_LOCK, MIGRATION_LOCK_TIMEOUT):
             context.configure(
                 connection=connection,
                 target_metadata=get_metadata(),
@@ -130,10 +125,6 @@ def run_migrations_online():
 
             with context.begin_transaction():
                 context.run_migrations()
-        finally:
-            if locking:
-                connection.exec_driver_sql(f"SELECT RELEASE_LOCK('{MIGRATION_LOCK}')")
-                connection.commit()
 
 
 if context.is_offline_mode():

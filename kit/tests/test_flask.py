@@ -111,3 +111,23 @@ def test_init_app_reads_app_config():
                       AUTHGW_REVOCATIONS_URL="http://127.0.0.1:1/r")
     kit = AuthGWKit(app)
     assert kit.verifier.issuer == "https://i.test"
+
+
+def test_json_error_is_the_refusal_shape_for_a_service_s_own_errors():
+    from authgw_kit.errors import HTTP_ERROR_CODES
+    from authgw_kit.flask import json_error
+
+    app = Flask(__name__)
+    with app.app_context():
+        response = json_error(405, HTTP_ERROR_CODES[405], "Use GET.", {"Allow": "GET, HEAD"})
+    assert response.status_code == 405 and response.mimetype == "application/json"
+    assert response.get_json() == {"error": "method_not_allowed", "error_description": "Use GET."}
+    assert response.headers["Cache-Control"] == "no-store" and response.headers["Allow"] == "GET, HEAD"
+
+
+def test_http_error_codes_are_rfc_words_without_service_specific_ones():
+    from authgw_kit.errors import HTTP_ERROR_CODES
+
+    assert HTTP_ERROR_CODES[400] == "invalid_request" and HTTP_ERROR_CODES[401] == "invalid_token"
+    assert HTTP_ERROR_CODES[503] == "service_unavailable"
+    assert 403 not in HTTP_ERROR_CODES  # each service words its own 403 (forbidden / insufficient_scope)

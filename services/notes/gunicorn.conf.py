@@ -9,30 +9,21 @@ and applies the migrations, so replicas never serve an old schema.
 import os
 import sys
 
-bind = os.environ.get("NOTES_BIND", "127.0.0.1:8200")
-# One worker per usable core plus one, threads for the database waits (the
-# same reasoning as the backend's gunicorn.conf.py, docs/performance.md).
-workers = int(os.environ.get("GUNICORN_WORKERS", len(os.sched_getaffinity(0)) + 1))
-worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-keepalive = 30  # seconds; nginx keeps upstream connections open
-timeout = 30
-graceful_timeout = 10
-control_socket_disable = True
+from authgw_kit.gunicorn import service_settings
+
+# The settings every service behind the gateway shares (authgw_kit.gunicorn,
+# docs/kit.md): one worker per usable core plus one, four threads each (the
+# same reasoning as the backend's, docs/performance.md), keep-alive 30 s, no
+# control socket, no access log (the gateway's job: its format never holds a
+# token), and gunicorn's largest request-line and header limits: gunicorn
+# answers over-long header fields itself, in HTML (431), so these leave room
+# for any header the kit must judge (tokens up to 8192 bytes are checked,
+# longer ones refused as JSON 401 by the kit); only absurd headers (over
+# 32 KiB, never sent through the gateway) get gunicorn's own answer.
+globals().update(service_settings(bind=os.environ.get("NOTES_BIND", "127.0.0.1:8200")))
 # Worker heartbeat files in memory: works with a read-only root filesystem
 # (containers) and never waits on a slow disk.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
-# gunicorn answers over-long header fields itself, in HTML (431). Leave room
-# for any header the kit must judge (tokens up to 8192 bytes are checked,
-# longer ones refused as JSON 401 by the kit), so only absurd headers (over
-# 32 KiB, never sent through the gateway) get gunicorn's own answer.
-limit_request_field_size = 32768
-limit_request_line = 8190
-# Access logging is the gateway's job (its format never holds a token);
-# gunicorn's default access format would include query strings.
-accesslog = None
-errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 
 
 def on_starting(server):

@@ -15,6 +15,24 @@ from __future__ import annotations
 #: The protection space named in every challenge (RFC 6750 §3).
 REALM = "api"
 
+#: ``error`` codes for plain HTTP errors (a framework's own 400, 404, 405,
+#: 413...), so a service answers them in the same ``{"error",
+#: "error_description"}`` shape as token errors. RFC 6749 §5.2 / RFC 6750
+#: §3.1 words where they apply; a service adds its own, e.g.
+#: ``{**HTTP_ERROR_CODES, 403: "forbidden"}``, and falls back to ``"error"``.
+HTTP_ERROR_CODES: dict[int, str] = {
+    400: "invalid_request",
+    401: "invalid_token",
+    404: "not_found",
+    405: "method_not_allowed",
+    411: "length_required",
+    413: "request_too_large",
+    414: "uri_too_long",
+    431: "request_header_fields_too_large",
+    500: "server_error",
+    503: "service_unavailable",
+}
+
 
 def _quote(text: str) -> str:
     # RFC 6750 §3: error_description is printable ASCII without '"' or '\'.
@@ -142,4 +160,4 @@ class VerifierUnavailable(TokenError):
         return headers
 
 
-__all__ = ["REALM", "TokenError", "MissingToken", "InvalidToken", "ExpiredToken", "InsufficientScope", "VerifierUnavailable"]
+__all__ = ["REALM", "HTTP_ERROR_CODES", "TokenError", "MissingToken", "InvalidToken", "ExpiredToken", "InsufficientScope", "VerifierUnavailable"]

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Mapping, TypeVar
 
-from flask import Flask, current_app, g, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 
 from .errors import InsufficientScope, MissingToken, TokenError
 from .token import VerifiedToken
@@ -142,13 +142,36 @@ def require_permission(permission: str) -> Callable[[F], F]:
     return decorator
 
 
-def render_error(error: TokenError):
-    """Render a :class:`TokenError` as ``{"error", "error_description"}`` with its headers."""
-    response = jsonify(error.to_dict())
-    response.status_code = error.status
-    response.headers.update(error.headers())
+def json_error(status: int, code: str, description: str, headers: Mapping[str, str] | None = None) -> Response:
+    """Build a JSON error answer ``{"error": code, "error_description": description}``.
+
+    The shape of every refusal of the kit, for a service's own errors too
+    (e.g. its handler of Werkzeug's HTTP errors, with
+    :data:`authgw_kit.errors.HTTP_ERROR_CODES`).
+
+    Args:
+        status: HTTP status code.
+        code: the ``error`` value, e.g. ``invalid_request``.
+        description: the ``error_description`` value (never put a token in it).
+        headers: extra headers (``WWW-Authenticate``, ``Retry-After``, ``Allow``),
+            set after ``Cache-Control: no-store``.
+
+    Returns:
+        flask.Response: ``status``, ``Content-Type: application/json``,
+        ``Cache-Control: no-store`` and ``headers``.
+    """
+    response = jsonify({"error": code, "error_description": description})
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
     return response
 
 
+def render_error(error: TokenError) -> Response:
+    """Render a :class:`TokenError` as ``{"error", "error_description"}`` with its headers."""
+    return json_error(error.status, error.error, error.description, error.headers())
+
+
 __all__ = ["AuthGWKit", "public", "require_permission", "current_token", "current_claims", "current_kit",
-           "render_error"]
+           "json_error", "render_error"]

@@ -11,6 +11,7 @@ import os
 
 import sqlalchemy as sa
 from alembic import context
+from authgw_kit.migrations import migration_lock
 
 config = context.config
 
@@ -23,21 +24,11 @@ MIGRATION_LOCK_TIMEOUT = 300
 def run(connection) -> None:
     # Replicas started together all migrate at start: on MySQL/MariaDB the
     # first takes a named lock, the others wait and find nothing left to do.
-    locking = connection.dialect.name in ("mysql", "mariadb")
-    if locking:
-        got = connection.exec_driver_sql(f"SELECT GET_LOCK('{MIGRATION_LOCK}', {MIGRATION_LOCK_TIMEOUT})").scalar()
-        connection.commit()  # the named lock belongs to the connection, not the transaction
-        if got != 1:
-            raise RuntimeError(f"another process held the notes migration lock for {MIGRATION_LOCK_TIMEOUT} s")
-    try:
+    with migration_lock(connection, MIGRATION_LOCK, MIGRATION_LOCK_TIMEOUT, label="notes migration lock"):
         context.configure(connection=connection, target_metadata=None, version_table=VERSION_TABLE)
         with context.begin_transaction():
             context.run_migrations()
         connection.commit()
-    finally:
-        if locking:
-            connection.exec_driver_sql(f"SELECT RELEASE_LOCK('{MIGRATION_LOCK}')")
-            connection.commit()
 
 
 def main() -> None:

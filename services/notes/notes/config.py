@@ -9,10 +9,10 @@ default. The variables are documented in ``docs/notes.md``.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Mapping, TextIO
 from urllib.parse import urlsplit
 
+from authgw_kit.settings import bind_address, check_bind_address, read_secret_file
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -102,19 +102,12 @@ class Settings(BaseModel):
     @field_validator("metrics_bind")
     @classmethod
     def _metrics_bind(cls, value: str) -> str:
-        if value:
-            host, _, port = value.rpartition(":")
-            if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
-                raise ValueError("must be host:port (e.g. 127.0.0.1:9200), or empty to turn metrics off")
-        return value
+        return check_bind_address(value, example="127.0.0.1:9200")
 
     @property
     def metrics_address(self) -> tuple[str, int] | None:
         """(host, port) of NOTES_METRICS_BIND (IPv6 without brackets), or None when off."""
-        if not self.metrics_bind:
-            return None
-        host, _, port = self.metrics_bind.rpartition(":")
-        return host.strip("[]"), int(port)
+        return bind_address(self.metrics_bind)
 
     @field_validator("log_level")
     @classmethod
@@ -132,16 +125,8 @@ def _with_password(url: str, path: str, problems: list[str]) -> str:
     character (SQLAlchemy escapes it) and lives in a file only the service
     can read (compose's ``db-init`` writes one).
     """
-    try:
-        password = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
-    except FileNotFoundError:
-        problems.append(f"NOTES_DATABASE_PASSWORD_FILE {path} does not exist")
-        return url
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(f"NOTES_DATABASE_PASSWORD_FILE {path} is not readable ({exc.__class__.__name__})")
-        return url
-    if not password:
-        problems.append(f"NOTES_DATABASE_PASSWORD_FILE {path} is empty")
+    password = read_secret_file(path, "NOTES_DATABASE_PASSWORD_FILE", problems)
+    if password is None:
         return url
     try:
         parsed = make_url(url)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from authgw_kit.errors import HTTP_ERROR_CODES as KIT_HTTP_ERROR_CODES
+from authgw_kit.flask import json_error
+from flask import Flask
 from sqlalchemy.exc import DBAPIError, OperationalError, TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -19,21 +21,9 @@ from .extensions import db
 
 log = logging.getLogger(__name__)
 
-#: Error codes for Werkzeug's own exceptions (RFC 6749 words where they apply).
-HTTP_ERROR_CODES = {
-    400: "invalid_request",
-    401: "invalid_token",
-    403: "insufficient_scope",
-    404: "not_found",
-    405: "method_not_allowed",
-    411: "length_required",
-    413: "request_too_large",
-    414: "uri_too_long",
-    415: "invalid_request",
-    431: "request_header_fields_too_large",
-    500: "server_error",
-    503: "service_unavailable",
-}
+#: Error codes for Werkzeug's own exceptions: the kit's table (RFC 6749
+#: words where they apply) with notes' own 403 and 415 words.
+HTTP_ERROR_CODES = {**KIT_HTTP_ERROR_CODES, 403: "insufficient_scope", 415: "invalid_request"}
 
 #: Seconds a client waits before retrying after a database outage answer.
 RETRY_AFTER = 5
@@ -52,26 +42,6 @@ class NotFound(HTTPException):
     description = "No such note."
 
 
-def error_response(status: int, code: str, description: str, headers: dict | None = None):
-    """Build a JSON error answer.
-
-    Args:
-        status: HTTP status code.
-        code: the ``error`` value, e.g. ``invalid_request``.
-        description: the ``error_description`` value (never holds a token).
-        headers: extra headers (``WWW-Authenticate``, ``Retry-After``, ``Allow``).
-
-    Returns:
-        flask.Response: ``status``, ``Content-Type: application/json``, ``Cache-Control: no-store``.
-    """
-    response = jsonify({"error": code, "error_description": description})
-    response.status_code = status
-    response.headers["Cache-Control"] = "no-store"
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response
-
-
 def register_error_handlers(app: Flask) -> None:
     """Install the handlers that give every error the JSON shape above."""
 
@@ -79,15 +49,15 @@ def register_error_handlers(app: Flask) -> None:
     def handle_http_error(exc: HTTPException):
         code = exc.code or 500
         headers = {name: value for name, value in exc.get_headers() if name.lower() in ("allow", "retry-after")}
-        return error_response(code, HTTP_ERROR_CODES.get(code, "error"), exc.description or "", headers)
+        return json_error(code, HTTP_ERROR_CODES.get(code, "error"), exc.description or "", headers)
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(PoolTimeout)
     def handle_database_down(exc: Exception):
         log.warning("database unavailable: %s", exc.__class__.__name__)
         _rollback()
-        return error_response(503, "service_unavailable", "The notes database is unreachable; retry shortly.",
-                              {"Retry-After": str(RETRY_AFTER)})
+        return json_error(503, "service_unavailable", "The notes database is unreachable; retry shortly.",
+                          {"Retry-After": str(RETRY_AFTER)})
 
     @app.errorhandler(DBAPIError)
     def handle_database_error(exc: DBAPIError):

@@ -13,11 +13,11 @@ Under gunicorn each worker writes them to ``PROMETHEUS_MULTIPROC_DIR``
 
 from __future__ import annotations
 
-import os
 import time
 
+from authgw_kit import metrics as kit_metrics
 from flask import Flask, Response, g, request
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 #: Route label of requests that matched no route.
 UNMATCHED_ROUTE = "unmatched"
@@ -70,33 +70,12 @@ def init_metrics(app: Flask) -> None:
         return response
 
 
-def metrics_registry() -> CollectorRegistry:
-    """Every process's series when ``PROMETHEUS_MULTIPROC_DIR`` is set, else this process's."""
-    from prometheus_client import REGISTRY
-    from prometheus_client.multiprocess import MultiProcessCollector
-
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        return REGISTRY
-    registry = CollectorRegistry()
-    MultiProcessCollector(registry)
-    return registry
-
-
-def start_metrics_server(address: tuple[str, int] | None):
-    """Serve ``/metrics`` on ``address`` (``(host, port)``) in a thread; None: off.
-
-    Returns:
-        the server and its thread, or None.
-
-    Raises:
-        OSError: the address cannot be bound.
-    """
-    if address is None:
-        return None
-    from prometheus_client import start_http_server
-
-    host, port = address
-    return start_http_server(port, addr=host, registry=metrics_registry())
+# The registry to expose, the /metrics listener and the gunicorn hook bodies
+# are the kit's (shared with the backend, docs/kit.md "Metrics"):
+# ``start_metrics_server(address)`` serves ``/metrics`` on ``(host, port)``
+# in a thread (None: off) and raises OSError when it cannot bind.
+metrics_registry = kit_metrics.metrics_registry
+start_metrics_server = kit_metrics.start_metrics_server
 
 
 # -- gunicorn hooks (gunicorn.conf.py: from notes.metrics import when_ready, child_exit) ------------
@@ -105,35 +84,17 @@ def start_metrics_server(address: tuple[str, int] | None):
 def prepare_multiprocess_dir() -> str:
     """Set ``PROMETHEUS_MULTIPROC_DIR`` (a fresh temporary folder unless given)
     and empty it; call in gunicorn.conf.py before the workers start."""
-    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if not folder:
-        import tempfile
-
-        folder = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="notes-metrics-")
-    os.makedirs(folder, exist_ok=True)
-    for name in os.listdir(folder):
-        if name.endswith(".db"):
-            os.unlink(os.path.join(folder, name))
-    return folder
+    kit_metrics.ensure_multiprocess_dir("notes-metrics-")
+    return kit_metrics.clear_multiprocess_dir()
 
 
 def when_ready(server) -> None:
     """gunicorn hook: serve the workers' metrics on ``NOTES_METRICS_BIND``."""
     from .config import load_settings
 
-    address = load_settings().metrics_address
-    if address is None:
-        return
-    try:
-        start_metrics_server(address)
-    except OSError as exc:  # serving notes matters more than their metrics
-        server.log.error("metrics: cannot listen on %s:%d (%s)", *address, exc)
-        return
-    server.log.info("metrics on http://%s:%d/metrics", *address)
+    kit_metrics.serve_from_master(server, load_settings().metrics_address)
 
 
 def child_exit(server, worker) -> None:
     """gunicorn hook: drop the live gauges of a worker that exited."""
-    from prometheus_client import multiprocess
-
-    multiprocess.mark_process_dead(worker.pid)
+    kit_metrics.mark_worker_dead(worker)
