@@ -1,7 +1,7 @@
--- Databases and the application account of the native stack, applied by
--- scripts/stack (as the OS account, over the socket) each time MariaDB
--- starts; idempotent. ${DB_PASSWORD} is filled in by envsubst and the text
--- goes through stdin, so the password never shows in a process list.
+-- Databases and the application account of the native stack; idempotent.
+-- scripts/stack fills in ${DB_PASSWORD} (envsubst) into $STACK_DIR/run/setup-db.sql
+-- (mode 0600), which mariadbd runs at each start (init-file of my.cnf), so
+-- the password never shows in a process list.
 CREATE DATABASE IF NOT EXISTS `auth` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 CREATE DATABASE IF NOT EXISTS `notes` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 CREATE USER IF NOT EXISTS 'app'@'127.0.0.1' IDENTIFIED BY '${DB_PASSWORD}';
