@@ -108,6 +108,15 @@ def main(output: Path) -> None:
     valid = es()
     head, payload, signature = valid.split(".")
 
+    def spliced(head_: str = head, payload_: str = payload, signature_: str = signature) -> str:
+        """The valid token with some of its three segments replaced, each given as sent."""
+        return f"{head_}.{payload_}.{signature_}"
+
+    def refused(tokens: dict[str, tuple[str, str]]) -> None:
+        """Add each ``name: (token, why)`` as an ``invalid_token`` case, in order."""
+        for name, (token, why) in tokens.items():
+            add(name, token, "invalid_token", why)
+
     # -- accepted ----------------------------------------------------------
     add("valid_es256", valid, "valid", "a proper ES256 access token")
     add("valid_rs256", sign_raw(b64json({"alg": "RS256", "kid": RS_KID, "typ": "at+jwt"}), payload, keys.rs, "RS256"),
@@ -163,24 +172,24 @@ def main(output: Path) -> None:
 
     # -- signature ---------------------------------------------------------
     flipped = ("A" if signature[10] != "A" else "B")
-    add("bad_signature", f"{head}.{payload}.{signature[:10]}{flipped}{signature[11:]}", "invalid_token",
-        "one signature character changed")
-    add("truncated_signature", f"{head}.{payload}.{signature[:40]}", "invalid_token", "signature cut short")
-    add("empty_signature", f"{head}.{payload}.", "invalid_token", "signature segment empty")
-    add("signature_with_padding", f"{head}.{payload}.{signature}=", "invalid_token",
-        "base64url padding is not allowed (RFC 7515 §2)")
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     last = alphabet.index(signature[-1])
-    add("signature_non_canonical_base64", f"{head}.{payload}.{signature[:-1]}{alphabet[last | 1]}",
-        "invalid_token", "last character has non-zero unused bits: same bytes, different text (RFC 4648 §3.5)")
-    add("header_b64_false", es(header_=header(b64=False)), "invalid_token",
-        "b64: false (RFC 7797 unencoded payload) is not an access token")
     r_s = base64.urlsafe_b64decode(signature + "==")
     der = encode_dss_signature(int.from_bytes(r_s[:32], "big"), int.from_bytes(r_s[32:], "big"))
-    add("signature_der_encoded", f"{head}.{payload}.{b64url(der)}", "invalid_token",
-        "ES256 signature must be raw R||S (RFC 7518 §3.4), not DER")
-    add("edited_payload", f"{head}.{b64json(claims(roles=['admin'], permissions=['users:write']))}.{signature}",
-        "invalid_token", "payload changed, old signature kept")
+    refused({
+        "bad_signature": (spliced(signature_=f"{signature[:10]}{flipped}{signature[11:]}"),
+                          "one signature character changed"),
+        "truncated_signature": (spliced(signature_=signature[:40]), "signature cut short"),
+        "empty_signature": (spliced(signature_=""), "signature segment empty"),
+        "signature_with_padding": (spliced(signature_=f"{signature}="), "base64url padding is not allowed (RFC 7515 §2)"),
+        "signature_non_canonical_base64": (
+            spliced(signature_=f"{signature[:-1]}{alphabet[last | 1]}"),
+            "last character has non-zero unused bits: same bytes, different text (RFC 4648 §3.5)"),
+        "header_b64_false": (es(header_=header(b64=False)), "b64: false (RFC 7797 unencoded payload) is not an access token"),
+        "signature_der_encoded": (spliced(signature_=b64url(der)), "ES256 signature must be raw R||S (RFC 7518 §3.4), not DER"),
+        "edited_payload": (spliced(payload_=b64json(claims(roles=["admin"], permissions=["users:write"]))),
+                           "payload changed, old signature kept"),
+    })
 
     # -- claims ------------------------------------------------------------
     add("wrong_iss", es(claims(iss="https://evil.example")), "invalid_token", "another issuer")
@@ -212,34 +221,28 @@ def main(output: Path) -> None:
         "payload is an array")
 
     # -- hostile and malformed input ----------------------------------------
-    add("header_hostile_nesting", f"{b64url(b'[' * 5000)}.{payload}.{signature}", "invalid_token",
-        "header of 5000 '[' (deep recursion in naive parsers)")
-    # All within 8192 bytes, so that the nesting (not the size limit) is what gets refused.
-    nested_objects = b64url(b'{"a":' * 1100)
-    add("header_nested_objects", f"{nested_objects}.{payload}.{signature}", "invalid_token",
-        "header of 1100 nested, unclosed objects")
     deep_payload = b64url(json.dumps(base_claims)[:-1].encode() + b', "x": ' + b"[" * 2000 + b"]" * 2000 + b"}")
-    add("payload_hostile_nesting", sign_raw(head, deep_payload, keys.es), "invalid_token",
-        "well-formed payload with a claim nested 2000 deep, signed with our key")
-    open_payload = b64url(b"[" * 5000)
-    add("payload_unclosed_nesting", sign_raw(head, open_payload, keys.es), "invalid_token",
-        "payload of 5000 '[', signed with our key")
-    add("header_not_json", f"{b64url(b'not json')}.{payload}.{signature}", "invalid_token", "header is not JSON")
-    add("header_not_utf8", f"{b64url(bytes([0xff, 0xfe, 0x7b]))}.{payload}.{signature}", "invalid_token",
-        "header is not UTF-8")
-    add("header_array", f"{b64json([1, 2])}.{payload}.{signature}", "invalid_token", "header is an array")
-    add("header_string", f"{b64json('at+jwt')}.{payload}.{signature}", "invalid_token", "header is a string")
-    add("header_bad_base64", f"{head[:5]}!{head[6:]}.{payload}.{signature}", "invalid_token",
-        "a character outside base64url")
-    add("two_segments", f"{head}.{payload}", "invalid_token", "two segments")
-    add("four_segments", f"{valid}.{signature}", "invalid_token", "four segments")
-    add("five_segments_jwe_like", f"{head}.{payload}.{signature}.{signature}.{signature}", "invalid_token",
-        "five segments (JWE shape)")
-    add("empty", "", "invalid_token", "empty string")
-    add("not_a_jwt", "not-a-jwt", "invalid_token", "no dots at all")
-    add("non_ascii", f"{head}.{payload}.{signature[:-1]}é", "invalid_token", "a non-ASCII character")
-    add("whitespace_inside", f"{head}. {payload}.{signature}", "invalid_token", "a space inside the token")
-    add("oversized", es(claims(name="x" * 8200)), "invalid_token", "more than 8192 bytes (signed)")
+    refused({
+        "header_hostile_nesting": (spliced(head_=b64url(b"[" * 5000)), "header of 5000 '[' (deep recursion in naive parsers)"),
+        # All within 8192 bytes, so that the nesting (not the size limit) is what gets refused.
+        "header_nested_objects": (spliced(head_=b64url(b'{"a":' * 1100)), "header of 1100 nested, unclosed objects"),
+        "payload_hostile_nesting": (sign_raw(head, deep_payload, keys.es),
+                                    "well-formed payload with a claim nested 2000 deep, signed with our key"),
+        "payload_unclosed_nesting": (sign_raw(head, b64url(b"[" * 5000), keys.es), "payload of 5000 '[', signed with our key"),
+        "header_not_json": (spliced(head_=b64url(b"not json")), "header is not JSON"),
+        "header_not_utf8": (spliced(head_=b64url(bytes([0xff, 0xfe, 0x7b]))), "header is not UTF-8"),
+        "header_array": (spliced(head_=b64json([1, 2])), "header is an array"),
+        "header_string": (spliced(head_=b64json("at+jwt")), "header is a string"),
+        "header_bad_base64": (spliced(head_=f"{head[:5]}!{head[6:]}"), "a character outside base64url"),
+        "two_segments": (f"{head}.{payload}", "two segments"),
+        "four_segments": (f"{valid}.{signature}", "four segments"),
+        "five_segments_jwe_like": (f"{valid}.{signature}.{signature}", "five segments (JWE shape)"),
+        "empty": ("", "empty string"),
+        "not_a_jwt": ("not-a-jwt", "no dots at all"),
+        "non_ascii": (spliced(signature_=f"{signature[:-1]}é"), "a non-ASCII character"),
+        "whitespace_inside": (spliced(payload_=f" {payload}"), "a space inside the token"),
+        "oversized": (es(claims(name="x" * 8200)), "more than 8192 bytes (signed)"),
+    })
 
     # -- revocation feed (after the token checks) ---------------------------
     revocations = {
