@@ -9,6 +9,7 @@ import os
 from datetime import timedelta
 from typing import Mapping
 
+import click
 from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -19,7 +20,7 @@ from .bulkhead import DatabaseBulkhead
 from .config import Settings, load_settings
 from .errors import register_error_handlers
 from .extension import AuthGW
-from .extensions import db, limiter, migrate
+from .extensions import db, limiter
 from .keys import generate_key_file, load_key_set
 from .login_state import EncryptedLoginStateInterface
 from .observability import configure_logging, init_observability
@@ -84,7 +85,7 @@ def create_app(config: Mapping[str, str] | Settings | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=MIGRATIONS_DIR)
+    app.cli.add_command(_MigrationCommands(app))
     limiter.init_app(app)
     provider = OpenIDProvider(settings)
     provider.init_app(app)
@@ -133,3 +134,36 @@ def create_app(config: Mapping[str, str] | Settings | None = None) -> Flask:
 
     register_cli(app)
     return app
+
+
+class _MigrationCommands(click.Group):
+    """``flask db ...``: Flask-Migrate's command group, bound to ``app`` on first use.
+
+    Importing Flask-Migrate imports Alembic and Mako, about 10 MB of every
+    process; the web workers never migrate (``entrypoint.sh`` runs
+    ``flask db upgrade`` before gunicorn starts), so the factory registers
+    this stand-in and the real group, with all its options and commands, is
+    loaded only when a ``flask db`` command is parsed. Binding Flask-Migrate
+    then replaces the stand-in in ``app.cli`` with the real group.
+    """
+
+    def __init__(self, app: Flask):
+        super().__init__("db", help="Perform database migrations (Flask-Migrate, Alembic).")
+        self._app = app
+
+    def _bound(self) -> click.Group:
+        from flask_migrate import Migrate
+        from flask_migrate.cli import db as migration_group
+
+        if "migrate" not in self._app.extensions:
+            Migrate(self._app, db, directory=MIGRATIONS_DIR)
+        return migration_group
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        return self._bound().make_context(info_name, args, parent, **extra)
+
+    def list_commands(self, ctx):
+        return self._bound().list_commands(ctx)
+
+    def get_command(self, ctx, cmd_name):
+        return self._bound().get_command(ctx, cmd_name)

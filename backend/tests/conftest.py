@@ -78,12 +78,12 @@ def base_env(tmp_path, signing_key_file, provider_issuer: str) -> dict:
 @pytest.fixture(scope="session")
 def migrated_db_template(tmp_path_factory, signing_key_file):
     """A SQLite file migrated once with the real Alembic migrations; each test copies it."""
-    from flask_migrate import upgrade
-
     folder = tmp_path_factory.mktemp("template")
     app = create_app(base_env(folder, signing_key_file, FakeProvider.issuer))
+    # The operator's command (entrypoint.sh), so its lazy binding is what is used.
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
     with app.app_context():
-        upgrade()
         _db.engine.dispose()
     return folder / "authgw.sqlite3"
 

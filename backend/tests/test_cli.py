@@ -4,12 +4,17 @@ wait-for-db`` and ``flask purge`` (docs/interface.md: "The same operations exist
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 
 from authgw.extensions import db as _db
 from authgw.models import AllowedEmail, RefreshToken, Role, Session, User
 
+from .conftest import FakeProvider, base_env
 from .test_login import audit_events
 from .test_sessions import assert_refresh_refused, assert_refused
 
@@ -255,3 +260,26 @@ def test_purge_deletes_old_revoked_sessions_and_spent_tokens_keeps_live_ones_and
 def test_purge_refuses_a_negative_duration(flask_cli, option):
     result = flask_cli("purge", option, "-1")
     assert result.exit_code == 2 and option in result.output
+
+
+def test_flask_db_offers_flask_migrates_commands_and_options(app, flask_cli):
+    def revision():
+        with app.app_context():
+            return _db.session.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one()
+
+    assert_ok(flask_cli("db", "--help"), "--directory", "upgrade", "downgrade", "current")
+    assert_ok(flask_cli("db", "downgrade", "0003"))
+    assert revision() == "0003"
+    assert_ok(flask_cli("db", "upgrade"))
+    assert revision() == "0004"
+
+
+def test_a_web_process_never_imports_alembic(tmp_path, signing_key_file):
+    """The factory leaves Flask-Migrate (Alembic, Mako: ~10 MB a worker) to the ``flask db`` commands."""
+    script = ("import sys; from authgw import create_app; create_app(); "
+              "print(sorted(m for m in ('alembic', 'flask_migrate', 'mako') if m in sys.modules))")
+    env = base_env(tmp_path, signing_key_file, FakeProvider.issuer)
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", done.stdout

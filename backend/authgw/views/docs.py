@@ -24,7 +24,6 @@ from werkzeug.exceptions import NotFound
 from ..bearer import public
 from ..bulkhead import no_database
 from ..extension import current_authgw
-from ..openapi import document_for
 
 bp = Blueprint("docs", __name__)
 
@@ -81,6 +80,10 @@ def _docs_headers(response: Response, max_age: int | None = None) -> Response:
 @no_database
 def openapi_document():
     """``200`` the OpenAPI 3.1 document of the backend and the services behind the gateway."""
+    # Imported here: apispec and the document's models (~2 MB) only in a
+    # worker that is asked for the document.
+    from ..openapi import document_for
+
     response = jsonify(document_for(current_app._get_current_object()))
     response.headers["Cache-Control"] = "no-cache"
     return response
