@@ -15,6 +15,7 @@ import socket
 import subprocess
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, TypeVar
 from urllib.parse import parse_qs, urlsplit
@@ -74,16 +75,15 @@ def wait_until(predicate: Callable[[], T], timeout: float, interval: float = 0.2
         time.sleep(interval)
 
 
+@dataclass(eq=False)  # one sign-in is one object (hashable, compared by identity)
 class LoginResult:
     """A browser sign-in: the ``requests.Session`` that holds the refresh cookie,
     the access token and the rest of the callback's fragment, the callback's answer."""
 
-    def __init__(self, session: requests.Session, access_token: str, fragment: dict,
-                 callback_response: requests.Response | None):
-        self.session = session
-        self.access_token = access_token
-        self.fragment = fragment
-        self.callback_response = callback_response
+    session: requests.Session
+    access_token: str = field(repr=False)  # tokens never in a test report
+    fragment: dict = field(default_factory=dict, repr=False)  # holds the access token too
+    callback_response: requests.Response | None = None
 
     @property
     def auth(self) -> dict:

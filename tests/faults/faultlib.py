@@ -148,7 +148,7 @@ class User(LoginResult):
     ``login`` fills in the access token, ``refresh`` replaces it."""
 
     def __init__(self, email: str | None = None):
-        super().__init__(requests.Session(), "", {}, None)
+        super().__init__(requests.Session(), "")
         self.email = email or unique_email("fault")
         self.session.headers["User-Agent"] = "authgw-fault-tests"
 

@@ -1,38 +1,29 @@
 import { useState } from 'react';
 import { EmailField } from '../components/fields.jsx';
-import { Loading, PageHead } from '../components/ui.jsx';
+import { Loading, PageHead, Time } from '../components/ui.jsx';
 import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
 import { useResource } from '../hooks/useResource.js';
-import { ActionMessage, AdminError, Time } from './components.jsx';
+import { AdminError, FormPanel } from './components.jsx';
 import { useAction, useAdmin } from './useAdmin.js';
 
 function AllowEmailForm({ onAllowed }) {
   const { admin } = useAdmin();
   const [email, setEmail] = useState('');
-  const { busy, message, setMessage, run } = useAction();
+  const action = useAction();
 
-  async function submit(event) {
-    event.preventDefault();
-    await run(async () => {
-      // The server checks the address and says what is wrong with it.
-      const answer = await admin.allowEmail(email.trim());
-      setEmail('');
-      onAllowed();
-      return { kind: 'success', text: `${answer?.email || email.trim()} may now sign in.` };
-    });
+  async function allow() {
+    // The server checks the address and says what is wrong with it.
+    const answer = await admin.allowEmail(email.trim());
+    setEmail('');
+    onAllowed();
+    return { kind: 'success', text: `${answer?.email || email.trim()} may now sign in.` };
   }
 
   return (
-    <section className="panel" aria-labelledby="allow-title">
-      <h2 id="allow-title">Allow an email</h2>
-      <form className="filter-bar" onSubmit={submit} noValidate>
-        <EmailField id="allow-email" label="Email address" value={email} onChange={setEmail} autoComplete="off" maxLength={320} />
-        <button type="submit" className="button button-primary" disabled={busy || email.trim() === ''}>
-          {busy ? 'Allowing…' : 'Allow'}
-        </button>
-      </form>
-      <ActionMessage message={message} onDismiss={() => setMessage(null)} />
-    </section>
+    <FormPanel id="allow-title" title="Allow an email" formClassName="filter-bar" action={action} task={allow}
+      submitLabel="Allow" busyLabel="Allowing…" ready={email.trim() !== ''}>
+      <EmailField id="allow-email" label="Email address" value={email} onChange={setEmail} autoComplete="off" maxLength={320} />
+    </FormPanel>
   );
 }
 

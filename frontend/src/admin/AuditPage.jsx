@@ -1,10 +1,10 @@
 import { useEffect, useState } from 'react';
 import { Link, useSearchParams } from 'react-router-dom';
-import { Loading, PageHead } from '../components/ui.jsx';
+import { Loading, PageHead, Time } from '../components/ui.jsx';
 import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
 import { useResource } from '../hooks/useResource.js';
 import { AUDIT_EVENTS, eventLabel, formatDetails, pageInfo, readPage } from './adminApi.js';
-import { AdminError, Pager, Time } from './components.jsx';
+import { AdminError, Pager } from './components.jsx';
 import { useAdmin } from './useAdmin.js';
 
 const PER_PAGE = 25;

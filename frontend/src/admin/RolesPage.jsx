@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { TextField } from '../components/fields.jsx';
-import { Loading, PageHead } from '../components/ui.jsx';
+import { BusyButton, Loading, PageHead } from '../components/ui.jsx';
 import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
 import { useResource } from '../hooks/useResource.js';
 import { sameNames } from './adminApi.js';
@@ -107,9 +107,9 @@ function CreateRoleForm({ permissions, onCreated }) {
         />
         <ActionMessage message={message} onDismiss={() => setMessage(null)} />
         <div className="actions">
-          <button type="submit" className="button button-primary" disabled={busy || name.trim() === ''}>
-            {busy ? 'Creating…' : 'Create role'}
-          </button>
+          <BusyButton type="submit" className="button button-primary" busy={busy} busyLabel="Creating…" disabled={name.trim() === ''}>
+            Create role
+          </BusyButton>
         </div>
       </form>
     </section>
@@ -161,14 +161,16 @@ function RoleCard({ role, permissions, onSaved }) {
         />
         <ActionMessage message={message} onDismiss={() => setMessage(null)} />
         <div className="actions">
-          <button
+          <BusyButton
             type="submit"
             className="button button-secondary button-small"
-            disabled={busy || unchanged || !access.editable}
+            busy={busy}
+            busyLabel="Saving…"
+            disabled={unchanged || !access.editable}
             aria-label={`Save permissions of ${role.name}`}
           >
-            {busy ? 'Saving…' : 'Save permissions'}
-          </button>
+            Save permissions
+          </BusyButton>
           {!unchanged && !busy && <span className="muted small">Unsaved changes</span>}
         </div>
       </form>

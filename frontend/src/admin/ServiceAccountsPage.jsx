@@ -3,7 +3,7 @@ import { TextField } from '../components/fields.jsx';
 import { Alert, CopyButton, Loading, PageHead } from '../components/ui.jsx';
 import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
 import { useResource } from '../hooks/useResource.js';
-import { ActionMessage, AdminError, Time } from './components.jsx';
+import { AdminError, FormPanel, RolesCell, TimeCell } from './components.jsx';
 import { createServiceAccountsApi, serviceAccountRoleChoice, tokenCurl } from './serviceAccounts.js';
 import { useAction, useAdmin } from './useAdmin.js';
 
@@ -38,53 +38,44 @@ function CreateForm({ accounts, roles, onCreated }) {
   const { held } = useAdmin();
   const [name, setName] = useState('');
   const [checked, setChecked] = useState(new Set());
-  const { busy, message, setMessage, run } = useAction();
+  const action = useAction();
 
-  async function submit(event) {
-    event.preventDefault();
-    await run(async () => {
-      const created = await accounts.create({ name: name.trim(), roles: [...checked].sort() });
-      setName('');
-      setChecked(new Set());
-      onCreated(created);
-      return null;
-    });
+  async function create() {
+    const created = await accounts.create({ name: name.trim(), roles: [...checked].sort() });
+    setName('');
+    setChecked(new Set());
+    onCreated(created);
+    return null;
   }
 
   return (
-    <section className="panel" aria-labelledby="create-sa-title">
-      <h2 id="create-sa-title">Create a service account</h2>
-      <form onSubmit={submit} noValidate>
-        <TextField id="sa-name" label="Name" type="text" maxLength={255} value={name} onChange={setName} required />
-        <fieldset className="checks">
-          <legend>Roles</legend>
-          {roles.map((role) => {
-            const choice = serviceAccountRoleChoice(held, role);
-            return (
-              <label key={role.name} className={choice.disabled ? 'muted' : ''}>
-                <input
-                  type="checkbox"
-                  checked={checked.has(role.name)}
-                  disabled={choice.disabled || busy}
-                  onChange={(event) => {
-                    const next = new Set(checked);
-                    if (event.target.checked) next.add(role.name);
-                    else next.delete(role.name);
-                    setChecked(next);
-                  }}
-                />{' '}
-                {role.name}
-                {choice.reason && <span className="small"> ({choice.reason})</span>}
-              </label>
-            );
-          })}
-        </fieldset>
-        <button type="submit" className="button button-primary" disabled={busy || name.trim() === ''}>
-          {busy ? 'Creating…' : 'Create'}
-        </button>
-      </form>
-      <ActionMessage message={message} onDismiss={() => setMessage(null)} />
-    </section>
+    <FormPanel id="create-sa-title" title="Create a service account" action={action} task={create}
+      submitLabel="Create" busyLabel="Creating…" ready={name.trim() !== ''}>
+      <TextField id="sa-name" label="Name" type="text" maxLength={255} value={name} onChange={setName} required />
+      <fieldset className="checks">
+        <legend>Roles</legend>
+        {roles.map((role) => {
+          const choice = serviceAccountRoleChoice(held, role);
+          return (
+            <label key={role.name} className={choice.disabled ? 'muted' : ''}>
+              <input
+                type="checkbox"
+                checked={checked.has(role.name)}
+                disabled={choice.disabled || action.busy}
+                onChange={(event) => {
+                  const next = new Set(checked);
+                  if (event.target.checked) next.add(role.name);
+                  else next.delete(role.name);
+                  setChecked(next);
+                }}
+              />{' '}
+              {role.name}
+              {choice.reason && <span className="small"> ({choice.reason})</span>}
+            </label>
+          );
+        })}
+      </fieldset>
+    </FormPanel>
   );
 }
 
@@ -112,13 +103,9 @@ function AccountRow({ account, accounts, onSecret, onChanged }) {
       <td data-label="Client id">
         <code>{account.client_id}</code>
       </td>
-      <td data-label="Roles">{account.roles.length ? account.roles.join(', ') : <span className="muted">none</span>}</td>
-      <td data-label="Created">
-        <Time value={account.created_at} />
-      </td>
-      <td data-label="Last token">
-        <Time value={account.last_used_at} empty="never" />
-      </td>
+      <RolesCell roles={account.roles} />
+      <TimeCell label="Created" value={account.created_at} />
+      <TimeCell label="Last token" value={account.last_used_at} empty="never" />
       <td data-label="Actions">
         <button type="button" className="button button-secondary button-small" onClick={rotate} disabled={busy}>
           New secret

@@ -1,12 +1,12 @@
 import { useEffect, useRef, useState } from 'react';
 import { Link, useParams } from 'react-router-dom';
 import { SessionEndedError } from '../api/client.js';
-import { Alert, Chips, Loading, PageHead } from '../components/ui.jsx';
+import { Alert, BusyButton, Chips, Loading, PageHead, Time } from '../components/ui.jsx';
 import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
 import { useResource } from '../hooks/useResource.js';
 import { describeUserAgent } from '../lib/format.js';
 import { describeError, rolesToSave, sameNames } from './adminApi.js';
-import { ActionMessage, AdminError, StatusBadge, Time } from './components.jsx';
+import { ActionMessage, AdminError, StatusBadge } from './components.jsx';
 import { accountAccess, roleChoice } from './permissions.js';
 import { useAction, useAdmin } from './useAdmin.js';
 
@@ -124,9 +124,9 @@ function RolesForm({ user, catalogue, isSelf, account, onSaved }) {
           onDismiss={() => setMessage(null)}
           actions={
             message.self && (
-              <button type="button" className="button button-secondary button-small" onClick={refreshOwnToken} disabled={refreshing}>
-                {refreshing ? 'Refreshing…' : 'Refresh my token now'}
-              </button>
+              <BusyButton className="button button-secondary button-small" onClick={refreshOwnToken} busy={refreshing} busyLabel="Refreshing…">
+                Refresh my token now
+              </BusyButton>
             )
           }
         >
@@ -135,9 +135,9 @@ function RolesForm({ user, catalogue, isSelf, account, onSaved }) {
         </Alert>
       )}
       <div className="actions">
-        <button type="submit" className="button button-primary" disabled={busy || unchanged || !account.editable}>
-          {busy ? 'Saving…' : 'Save roles'}
-        </button>
+        <BusyButton type="submit" className="button button-primary" busy={busy} busyLabel="Saving…" disabled={unchanged || !account.editable}>
+          Save roles
+        </BusyButton>
         {!unchanged && !busy && <span className="muted small">Unsaved changes</span>}
       </div>
     </form>
@@ -208,15 +208,15 @@ function ActivationControl({ user, isSelf, account, onSaved }) {
       ) : (
         <div className="actions" role="group" aria-label={deactivating ? 'Confirm deactivation' : 'Confirm activation'}>
           <span>{deactivating ? `Deactivate ${user.email}?` : `Activate ${user.email}?`}</span>
-          <button
-            type="button"
+          <BusyButton
             className={`button ${deactivating ? 'button-danger' : 'button-primary'}`}
             onClick={confirm}
-            disabled={step === 'busy'}
+            busy={step === 'busy'}
+            busyLabel="Saving…"
             autoFocus
           >
-            {step === 'busy' ? 'Saving…' : deactivating ? 'Yes, deactivate' : 'Yes, activate'}
-          </button>
+            {deactivating ? 'Yes, deactivate' : 'Yes, activate'}
+          </BusyButton>
           <button type="button" className="button button-ghost" onClick={() => setStep('idle')} disabled={step === 'busy'}>
             Cancel
           </button>

@@ -4,7 +4,7 @@ import { Loading, PageHead } from '../components/ui.jsx';
 import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
 import { useResource } from '../hooks/useResource.js';
 import { pageInfo, readPage } from './adminApi.js';
-import { AdminError, Pager, StatusBadge, Time } from './components.jsx';
+import { AdminError, Pager, RolesCell, StatusBadge, TimeCell } from './components.jsx';
 import { accountAccess } from './permissions.js';
 import { useAdmin } from './useAdmin.js';
 
@@ -100,16 +100,12 @@ export default function UsersPage() {
                     )}
                     {user.name && <span className="block muted small">{user.name}</span>}
                   </td>
-                  <td data-label="Roles">{(user.roles || []).join(', ') || <span className="muted">none</span>}</td>
+                  <RolesCell roles={user.roles} />
                   <td data-label="Status">
                     <StatusBadge active={user.active} />
                   </td>
-                  <td data-label="Last sign-in">
-                    <Time value={user.last_login_at} empty="never" />
-                  </td>
-                  <td data-label="Created">
-                    <Time value={user.created_at} />
-                  </td>
+                  <TimeCell label="Last sign-in" value={user.last_login_at} empty="never" />
+                  <TimeCell label="Created" value={user.created_at} />
                 </tr>
               ))}
             </tbody>

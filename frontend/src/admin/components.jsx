@@ -1,5 +1,4 @@
-import { Alert } from '../components/ui.jsx';
-import { formatTime } from '../lib/format.js';
+import { Alert, BusyButton, Time } from '../components/ui.jsx';
 import { describeError } from './adminApi.js';
 
 /** A failed admin call: the server's `error_description`, the code, and "Try again". */
@@ -34,17 +33,42 @@ export function ActionMessage({ message, onDismiss }) {
 }
 
 /**
- * A time of the API (RFC 3339): "3 minutes ago" with the full date on hover,
- * or (`absolute`) the full date with the relative one on hover.
+ * An admin panel holding one form: the heading `title` (its `id` labels the section), the
+ * fields (`children`), a submit button (`submitLabel`; `busyLabel` while the action runs;
+ * disabled unless `ready`) and the action's outcome. Submitting runs `task` through
+ * `action` (the form's `useAction()`): `task` resolves to the message to show, or null.
  */
-export function Time({ value, empty = '—', absolute = false }) {
-  const time = formatTime(value);
-  if (!time) return <span className="muted">{empty}</span>;
+export function FormPanel({ id, title, formClassName, action, task, submitLabel, busyLabel, ready, children }) {
+  function submit(event) {
+    event.preventDefault();
+    return action.run(task);
+  }
   return (
-    <time dateTime={time.iso} title={absolute ? time.relative : time.absolute}>
-      {absolute ? time.absolute : time.relative}
-    </time>
+    <section className="panel" aria-labelledby={id}>
+      <h2 id={id}>{title}</h2>
+      <form className={formClassName} onSubmit={submit} noValidate>
+        {children}
+        <BusyButton type="submit" className="button button-primary" busy={action.busy} busyLabel={busyLabel} disabled={!ready}>
+          {submitLabel}
+        </BusyButton>
+      </form>
+      <ActionMessage message={action.message} onDismiss={() => action.setMessage(null)} />
+    </section>
   );
+}
+
+/** A table cell holding a `Time`; `label` names its column on narrow screens (`data-label`). */
+export function TimeCell({ label, value, empty }) {
+  return (
+    <td data-label={label}>
+      <Time value={value} empty={empty} />
+    </td>
+  );
+}
+
+/** The "Roles" cell of a table: the role names, or "none". */
+export function RolesCell({ roles }) {
+  return <td data-label="Roles">{roles?.length ? roles.join(', ') : <span className="muted">none</span>}</td>;
 }
 
 /** "Active" / "Inactive". */

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from 'react';
 import { Link, NavLink, Outlet, useLocation } from 'react-router-dom';
 import { useAuth } from '../auth/AuthContext.jsx';
 import { NAV_ITEMS } from '../routes.js';
-import { Alert, SignInButton } from './ui.jsx';
+import { Alert, BusyButton, SignInButton } from './ui.jsx';
 
 function SignOutButton() {
   const { signOut, setNotice } = useAuth();
@@ -17,9 +17,9 @@ function SignOutButton() {
     }
   }
   return (
-    <button type="button" className="button button-secondary button-small" onClick={onClick} disabled={busy}>
-      {busy ? 'Signing out…' : 'Sign out'}
-    </button>
+    <BusyButton className="button button-secondary button-small" onClick={onClick} busy={busy} busyLabel="Signing out…">
+      Sign out
+    </BusyButton>
   );
 }
 

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
 import { loginUrl } from '../auth/AuthContext.jsx';
+import { formatTime } from '../lib/format.js';
 
 /** A busy indicator with a spoken label. */
 export function Loading({ label = 'Loading…' }) {
@@ -27,6 +28,44 @@ export function PageHead({ title, resource, onRefresh = resource?.reload, titleC
         </button>
       )}
     </div>
+  );
+}
+
+/**
+ * A button that says what it is doing while `busy` (`busyLabel`, e.g. "Saving…") and
+ * cannot be pressed then; the other props (`className`, `onClick`, `aria-label`,
+ * `disabled`, …) go to the `<button>`, whose `type` is "button" unless given.
+ */
+export function BusyButton({ busy, busyLabel, disabled, type = 'button', children, ...props }) {
+  return (
+    <button type={type} {...props} disabled={busy || disabled}>
+      {busy ? busyLabel : children}
+    </button>
+  );
+}
+
+/**
+ * A time of the API (RFC 3339): "3 minutes ago" with the full date on hover,
+ * or (`absolute`) the full date with the relative one on hover; `empty` when
+ * `value` is not a time.
+ */
+export function Time({ value, empty = '—', absolute = false }) {
+  const time = formatTime(value);
+  if (!time) return <span className="muted">{empty}</span>;
+  return (
+    <time dateTime={time.iso} title={absolute ? time.relative : time.absolute}>
+      {absolute ? time.absolute : time.relative}
+    </time>
+  );
+}
+
+/** "`label` 3 minutes ago" in a `Tag` (span by default), or nothing when `value` is not a time. */
+export function LabelledTime({ label, value, as: Tag = 'span', className }) {
+  if (!formatTime(value)) return null;
+  return (
+    <Tag className={className}>
+      {label} <Time value={value} />
+    </Tag>
   );
 }
 

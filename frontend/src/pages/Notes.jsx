@@ -1,10 +1,10 @@
 import { useRef, useState } from 'react';
 import { useAuth } from '../auth/AuthContext.jsx';
 import { SessionEndedError } from '../api/client.js';
-import { Alert, ErrorMessage, Loading, PageHead } from '../components/ui.jsx';
+import { Alert, BusyButton, ErrorMessage, LabelledTime, Loading, PageHead } from '../components/ui.jsx';
 import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
+import { useRemoval } from '../hooks/useRemoval.js';
 import { useResource } from '../hooks/useResource.js';
-import { formatTime } from '../lib/format.js';
 
 /** Longest title, in characters (docs/notes.md, "Limits"). */
 export const TITLE_MAX = 200;
@@ -84,32 +84,19 @@ const TEXTAREA_STYLE = {
 };
 
 function NoteItem({ note, onDelete, busy }) {
-  const created = formatTime(note.created_at);
   return (
     <li className="panel note" data-testid="note" data-note-id={note.id}>
       <div className="note-head" style={{ display: 'flex', alignItems: 'flex-start', justifyContent: 'space-between', gap: '1rem' }}>
         <h3 className="note-title break" style={{ margin: 0, minWidth: 0 }}>
           {note.title}
         </h3>
-        <button
-          type="button"
-          className="button button-danger button-small"
-          onClick={() => onDelete(note)}
-          disabled={busy}
-          aria-label={`Delete note: ${note.title}`}
-        >
-          {busy ? 'Deleting…' : 'Delete'}
-        </button>
+        <BusyButton className="button button-danger button-small" onClick={() => onDelete(note)} busy={busy}
+          busyLabel="Deleting…" aria-label={`Delete note: ${note.title}`}>
+          Delete
+        </BusyButton>
       </div>
       {note.body && <p className="note-body break" style={{ whiteSpace: 'pre-wrap' }}>{note.body}</p>}
-      {created && (
-        <p className="muted small">
-          Added{' '}
-          <time dateTime={created.iso} title={created.absolute}>
-            {created.relative}
-          </time>
-        </p>
-      )}
+      <LabelledTime as="p" className="muted small" label="Added" value={note.created_at} />
     </li>
   );
 }
@@ -202,9 +189,9 @@ export function NoteForm({ onAdd, busy }) {
         </div>
       )}
       <div className="actions" style={{ marginTop: '0.75rem' }}>
-        <button type="submit" className="button button-primary" disabled={busy}>
-          {busy ? 'Adding…' : 'Add note'}
-        </button>
+        <BusyButton type="submit" className="button button-primary" busy={busy} busyLabel="Adding…">
+          Add note
+        </BusyButton>
       </div>
     </form>
   );
@@ -217,18 +204,17 @@ export default function Notes() {
   const notes = notesApi(api);
   const list = useResource(() => notes.list(), [api]);
   const [added, setAdded] = useState([]);
-  const [removed, setRemoved] = useState(() => new Set());
   const [adding, setAdding] = useState(false);
-  const [deleting, setDeleting] = useState(null);
   const [message, setMessage] = useState(null);
+  const removal = useRemoval(setMessage);
 
   const loaded = Array.isArray(list.data?.notes) ? list.data.notes : [];
   const known = new Set(loaded.map((note) => note.id));
-  const shown = [...added.filter((note) => !known.has(note.id)), ...loaded].filter((note) => !removed.has(note.id));
+  const shown = [...added.filter((note) => !known.has(note.id)), ...loaded].filter((note) => !removal.removed.has(note.id));
 
   function reload() {
     setAdded([]);
-    setRemoved(new Set());
+    removal.reset();
     list.reload();
   }
 
@@ -248,24 +234,12 @@ export default function Notes() {
     }
   }
 
-  async function remove(note) {
-    setDeleting(note.id);
-    setMessage(null);
-    try {
-      await notes.remove(note.id);
-      setRemoved((previous) => new Set(previous).add(note.id));
-      setMessage({ kind: 'success', text: `Deleted “${note.title}”.` });
-    } catch (error) {
-      if (error instanceof SessionEndedError) return;
-      if (error.status === 404) {
-        setRemoved((previous) => new Set(previous).add(note.id));
-        setMessage({ kind: 'info', text: 'That note had already been deleted.' });
-      } else {
-        setMessage({ kind: 'error', text: describeNoteError(error, 'delete') });
-      }
-    } finally {
-      setDeleting(null);
-    }
+  function remove(note) {
+    return removal.remove(note.id, () => notes.remove(note.id), {
+      done: `Deleted “${note.title}”.`,
+      gone: 'That note had already been deleted.',
+      failed: (error) => describeNoteError(error, 'delete'),
+    });
   }
 
   return (
@@ -286,7 +260,7 @@ export default function Notes() {
         <h2 id="notes-title">Your notes</h2>
         {list.loading && !list.data && <Loading label="Loading your notes…" />}
         {list.error && <ErrorMessage error={list.error} what="your notes" onRetry={reload} />}
-        {list.data && !list.error && <NoteList notes={shown} onDelete={remove} deleting={deleting} />}
+        {list.data && !list.error && <NoteList notes={shown} onDelete={remove} deleting={removal.removing} />}
       </section>
     </>
   );

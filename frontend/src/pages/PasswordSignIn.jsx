@@ -3,7 +3,7 @@ import { Link, useNavigate } from 'react-router-dom';
 import { useAuth } from '../auth/AuthContext.jsx';
 import { signInWithPassword } from '../auth/password.js';
 import { EmailField, TextField } from '../components/fields.jsx';
-import { Alert } from '../components/ui.jsx';
+import { Alert, BusyButton } from '../components/ui.jsx';
 
 /**
  * "Email and password" sign-in (docs/local-accounts.md), shown on the
@@ -55,9 +55,9 @@ export default function PasswordSignIn({ next = '/profile', registered = false }
           </Alert>
         )}
         <div className="actions">
-          <button type="submit" className="button button-primary" disabled={busy || !email.trim() || !password}>
-            {busy ? 'Signing in…' : 'Sign in'}
-          </button>
+          <BusyButton type="submit" className="button button-primary" busy={busy} busyLabel="Signing in…" disabled={!email.trim() || !password}>
+            Sign in
+          </BusyButton>
           <Link className="button button-ghost" to="/register">
             Create an account
           </Link>

@@ -3,7 +3,7 @@ import { Link, useNavigate } from 'react-router-dom';
 import { useAuth } from '../auth/AuthContext.jsx';
 import { PASSWORD_RULES, passwordLengthProblem, registerAccount } from '../auth/password.js';
 import { EmailField, TextField } from '../components/fields.jsx';
-import { Alert, Loading } from '../components/ui.jsx';
+import { Alert, BusyButton, Loading } from '../components/ui.jsx';
 import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
 import { useResource } from '../hooks/useResource.js';
 
@@ -94,9 +94,9 @@ export default function RegisterPage() {
           </Alert>
         )}
         <div className="actions">
-          <button type="submit" className="button button-primary" disabled={busy || !email.trim()}>
-            {busy ? 'Creating…' : 'Create account'}
-          </button>
+          <BusyButton type="submit" className="button button-primary" busy={busy} busyLabel="Creating…" disabled={!email.trim()}>
+            Create account
+          </BusyButton>
           <Link className="button button-ghost" to="/login">
             I already have an account
           </Link>

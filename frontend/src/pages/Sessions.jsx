@@ -1,23 +1,11 @@
 import { useState } from 'react';
 import { useAuth } from '../auth/AuthContext.jsx';
 import { SessionEndedError } from '../api/client.js';
-import { Alert, ErrorMessage, Loading, PageHead } from '../components/ui.jsx';
+import { Alert, BusyButton, ErrorMessage, LabelledTime, Loading, PageHead } from '../components/ui.jsx';
 import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
+import { useRemoval } from '../hooks/useRemoval.js';
 import { useResource } from '../hooks/useResource.js';
-import { describeUserAgent, formatTime } from '../lib/format.js';
-
-function When({ label, value }) {
-  const time = formatTime(value);
-  if (!time) return null;
-  return (
-    <span>
-      {label}{' '}
-      <time dateTime={time.iso} title={time.absolute}>
-        {time.relative}
-      </time>
-    </span>
-  );
-}
+import { describeUserAgent } from '../lib/format.js';
 
 function SessionItem({ session, onRevoke, busy }) {
   const { signOut, setNotice } = useAuth();
@@ -43,8 +31,8 @@ function SessionItem({ session, onRevoke, busy }) {
         </p>
         <p className="session-meta muted small">
           {session.ip && <span>IP {session.ip}</span>}
-          <When label="Signed in" value={session.created_at} />
-          <When label="Last active" value={session.last_used_at} />
+          <LabelledTime label="Signed in" value={session.created_at} />
+          <LabelledTime label="Last active" value={session.last_used_at} />
         </p>
         {session.user_agent && (
           <p className="session-ua muted small break" title={session.user_agent}>
@@ -54,19 +42,14 @@ function SessionItem({ session, onRevoke, busy }) {
       </div>
       <div className="session-actions">
         {session.current ? (
-          <button type="button" className="button button-secondary button-small" onClick={signOutHere} disabled={signingOut}>
-            {signingOut ? 'Signing out…' : 'Sign out'}
-          </button>
+          <BusyButton className="button button-secondary button-small" onClick={signOutHere} busy={signingOut} busyLabel="Signing out…">
+            Sign out
+          </BusyButton>
         ) : (
-          <button
-            type="button"
-            className="button button-danger button-small"
-            onClick={() => onRevoke(session)}
-            disabled={busy}
-            aria-label={`Revoke session: ${device}${session.ip ? `, IP ${session.ip}` : ''}`}
-          >
-            {busy ? 'Revoking…' : 'Revoke'}
-          </button>
+          <BusyButton className="button button-danger button-small" onClick={() => onRevoke(session)} busy={busy}
+            busyLabel="Revoking…" aria-label={`Revoke session: ${device}${session.ip ? `, IP ${session.ip}` : ''}`}>
+            Revoke
+          </BusyButton>
         )}
       </div>
     </li>
@@ -106,9 +89,9 @@ function SignOutEverywhere() {
       ) : (
         <div className="actions" role="group" aria-label="Confirm signing out everywhere">
           <span>Sign out on every device?</span>
-          <button type="button" className="button button-danger" onClick={confirm} disabled={step === 'busy'} autoFocus>
-            {step === 'busy' ? 'Signing out…' : 'Yes, sign out everywhere'}
-          </button>
+          <BusyButton className="button button-danger" onClick={confirm} busy={step === 'busy'} busyLabel="Signing out…" autoFocus>
+            Yes, sign out everywhere
+          </BusyButton>
           <button type="button" className="button button-ghost" onClick={() => setStep('idle')} disabled={step === 'busy'}>
             Cancel
           </button>
@@ -122,32 +105,19 @@ export default function Sessions() {
   const { api } = useAuth();
   useDocumentTitle('Devices');
   const list = useResource(() => api.get('/api/auth/sessions'), [api]);
-  const [revoking, setRevoking] = useState(null);
-  const [revoked, setRevoked] = useState(() => new Set());
   const [message, setMessage] = useState(null);
+  const removal = useRemoval(setMessage);
 
-  const sessions = (Array.isArray(list.data?.sessions) ? list.data.sessions : []).filter((s) => !revoked.has(s.id));
+  const sessions = (Array.isArray(list.data?.sessions) ? list.data.sessions : []).filter((s) => !removal.removed.has(s.id));
   // This device first, then the most recently used.
   sessions.sort((a, b) => Number(Boolean(b.current)) - Number(Boolean(a.current)) || String(b.last_used_at || '').localeCompare(String(a.last_used_at || '')));
 
-  async function revoke(session) {
-    setRevoking(session.id);
-    setMessage(null);
-    try {
-      await api.delete(`/api/auth/sessions/${encodeURIComponent(session.id)}`);
-      setRevoked((previous) => new Set(previous).add(session.id));
-      setMessage({ kind: 'success', text: `Signed out ${describeUserAgent(session.user_agent)}.` });
-    } catch (error) {
-      if (error instanceof SessionEndedError) return;
-      if (error.status === 404) {
-        setRevoked((previous) => new Set(previous).add(session.id));
-        setMessage({ kind: 'info', text: 'That session had already ended.' });
-      } else {
-        setMessage({ kind: 'error', text: `Could not revoke the session: ${error.description || error.message}` });
-      }
-    } finally {
-      setRevoking(null);
-    }
+  function revoke(session) {
+    return removal.remove(session.id, () => api.delete(`/api/auth/sessions/${encodeURIComponent(session.id)}`), {
+      done: `Signed out ${describeUserAgent(session.user_agent)}.`,
+      gone: 'That session had already ended.',
+      failed: (error) => `Could not revoke the session: ${error.description || error.message}`,
+    });
   }
 
   return (
@@ -169,7 +139,7 @@ export default function Sessions() {
         {sessions.length > 0 && (
           <ul className="session-list">
             {sessions.map((session) => (
-              <SessionItem key={session.id} session={session} onRevoke={revoke} busy={revoking === session.id} />
+              <SessionItem key={session.id} session={session} onRevoke={revoke} busy={removal.removing === session.id} />
             ))}
           </ul>
         )}
