@@ -117,14 +117,11 @@ def ready():
             "revocation_feed": {"status": "ok" if feed_ok else "stale",
                                 "age_seconds": None if age is None else round(age, 3),
                                 "trust_window": feed.trust_window}}
+    headers = {"Cache-Control": "no-store"}
     if database != "ok":
         body.update(error="service_unavailable", error_description="The database is unreachable.")
-    response = jsonify(body)
-    if database != "ok":
-        response.status_code = 503
-        response.headers["Retry-After"] = "5"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+        return jsonify(body), 503, headers | {"Retry-After": "5"}
+    return jsonify(body), headers
 
 
 @bp.get("/api/public/info")
@@ -152,6 +149,4 @@ def public_info():
 @public
 def jwks():
     """RFC 7517 JWK Set of every key whose tokens may still be alive."""
-    response = jsonify(current_authgw().key_set.jwks())
-    response.headers["Cache-Control"] = "public, max-age=300"
-    return response
+    return jsonify(current_authgw().key_set.jwks()), {"Cache-Control": "public, max-age=300"}

@@ -84,9 +84,7 @@ def openapi_document():
     # worker that is asked for the document.
     from ..openapi import document_for
 
-    response = jsonify(document_for(current_app._get_current_object()))
-    response.headers["Cache-Control"] = "no-cache"
-    return response
+    return jsonify(document_for(current_app._get_current_object())), {"Cache-Control": "no-cache"}
 
 
 @bp.get("/api/docs")
@@ -117,7 +115,7 @@ def protected_resource_metadata():
     """``200`` RFC 9728 §2 metadata: the resource (this origin), the
     authorization server that issues its tokens, header-only bearer tokens."""
     settings = current_authgw().settings
-    response = jsonify(
+    metadata = jsonify(
         resource=settings.public_url,
         authorization_servers=[settings.jwt_issuer],
         bearer_methods_supported=["header"],
@@ -125,5 +123,4 @@ def protected_resource_metadata():
         resource_name="authgw API",
         resource_documentation=f"{settings.public_url}/api/docs",
     )
-    response.headers["Cache-Control"] = "public, max-age=300"
-    return response
+    return metadata, {"Cache-Control": "public, max-age=300"}
