@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Annotated, Any, Iterator, Literal, Mapping
 from urllib.parse import urlsplit
 
-from authgw_kit.settings import bind_address, check_bind_address, read_secret_file
+from authgw_kit.settings import bind_address, check_bind_address, url_with_password_file
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict
 
@@ -58,6 +58,8 @@ LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 #: Rate-limit storage schemes the backend supports (limits' names); each also
 #: needs its client library installed (redis for the redis schemes).
 RATELIMIT_STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel")
+#: The problem of a DATABASE_URL SQLAlchemy cannot parse.
+BAD_DATABASE_URL = "DATABASE_URL is not a SQLAlchemy URL (e.g. mysql+pymysql://app@db:3306/auth?charset=utf8mb4)"
 #: Variables whose value never appears in a problem message.
 SECRET_VARIABLES = frozenset({"SECRET_KEY", "GOOGLE_CLIENT_SECRET", "DATABASE_URL"})
 #: Variables for which an empty value is a choice, not "unset".
@@ -510,7 +512,7 @@ def _database_problem(url: str) -> str | None:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        return "DATABASE_URL is not a SQLAlchemy URL (e.g. mysql+pymysql://app@db:3306/auth?charset=utf8mb4)"
+        return BAD_DATABASE_URL
     try:
         parsed.get_dialect().import_dbapi()
     except NoSuchModuleError:
@@ -534,28 +536,6 @@ def _read_client_secret_file(path: Path, problems: list[str]) -> tuple[str | Non
         problems.append(f'GOOGLE_CLIENT_SECRET_FILE {path} has no "web" section (download the client of type "Web application")')
         return None, None
     return section.get("client_id"), section.get("client_secret")
-
-
-def _with_password_from_file(database_url: str, path: Path, problems: list[str]) -> str:
-    """Return ``database_url`` with its password replaced by the contents of
-    ``path`` (DATABASE_PASSWORD_FILE; trailing line breaks dropped).
-
-    The password never has to be spelled into the URL, so it may contain any
-    character (it is escaped here) and lives in a file only its readers can
-    open, e.g. the one compose's ``db-init`` generates on the first start.
-    """
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    password = read_secret_file(path, "DATABASE_PASSWORD_FILE", problems)
-    if password is None:
-        return database_url
-    try:
-        url = make_url(database_url)
-    except ArgumentError:
-        problems.append("DATABASE_URL is not a SQLAlchemy URL (e.g. mysql+pymysql://app@db:3306/auth?charset=utf8mb4)")
-        return database_url
-    return url.set(password=password).render_as_string(hide_password=False)
 
 
 def load_settings(environ: Mapping[str, str] | None = None, instance_path: str | os.PathLike | None = None) -> Settings:
@@ -584,7 +564,11 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: str |
     if env.database_url is None:
         database_url = f"sqlite:///{instance / 'authgw.sqlite3'}"
     elif env.database_password_file is not None:
-        database_url = _with_password_from_file(env.database_url, env.database_password_file, problems)
+        # The password never has to be spelled into the URL, so it may contain
+        # any character and lives in a file only its readers can open, e.g.
+        # the one compose's ``db-init`` generates on the first start.
+        database_url = url_with_password_file(env.database_url, env.database_password_file,
+                                              "DATABASE_PASSWORD_FILE", problems, bad_url=BAD_DATABASE_URL)
     else:
         database_url = env.database_url
     if not any(problem.startswith(("DATABASE_URL", "DATABASE_PASSWORD_FILE")) for problem in problems):

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 import structlog
 from authgw_kit import metrics as kit_metrics
 from flask import Flask, Response, g, request
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge
 
 if TYPE_CHECKING:  # pragma: no cover
     from authgw_kit import TokenVerifier
@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
 #: short, printable, nothing that could forge a log field.
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 #: Route label of requests that matched no route (keeps the label set small).
-UNMATCHED_ROUTE = "unmatched"
+UNMATCHED_ROUTE = kit_metrics.UNMATCHED_ROUTE
 #: Routes polled every second by gateways, services and health checks: their
 #: request lines are logged at DEBUG so INFO logs stay readable.
 QUIET_ROUTES = frozenset({"/api/internal/revocations", "/api/health", "/api/health/ready"})
@@ -53,11 +53,9 @@ security_log = structlog.get_logger("authgw.security")
 
 # -- metrics ------------------------------------------------------------------------
 
-HTTP_REQUESTS = Counter("authgw_http_requests_total", "Requests answered, by route template, method and status.",
-                        ["route", "method", "status"])
-HTTP_DURATION = Histogram("authgw_http_request_duration_seconds", "Time from the request to its answer, seconds.",
-                          ["route", "method"],
-                          buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
+# authgw_http_requests_total{route,method,status} and
+# authgw_http_request_duration_seconds{route,method}, as every service of the kit names them.
+HTTP_REQUESTS, HTTP_DURATION = kit_metrics.http_request_metrics("authgw")
 TOKEN_CHECKS = Counter("authgw_token_checks_total",
                        "Access-token checks by verdict: valid, missing, invalid, expired, revoked, unavailable.",
                        ["verdict"])

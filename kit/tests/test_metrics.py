@@ -125,3 +125,19 @@ def test_importing_the_module_does_not_import_prometheus_client():
     # this module before it sets PROMETHEUS_MULTIPROC_DIR.
     code = "import sys, authgw_kit.metrics; sys.exit('prometheus_client' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_request_series_are_named_by_namespace(monkeypatch):
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    requests, duration = metrics.http_request_metrics("kit_test_svc")
+    requests.labels(route="/api/things/<int:id>", method="GET", status="200").inc()
+    duration.labels(route=metrics.UNMATCHED_ROUTE, method="POST").observe(0.003)
+    registry = prometheus_client.REGISTRY
+    assert registry.get_sample_value("kit_test_svc_http_requests_total",
+                                     {"route": "/api/things/<int:id>", "method": "GET", "status": "200"}) == 1.0
+    bucket = {"route": "unmatched", "method": "POST"}
+    assert registry.get_sample_value("kit_test_svc_http_request_duration_seconds_bucket", {**bucket, "le": "0.0025"}) == 0
+    assert registry.get_sample_value("kit_test_svc_http_request_duration_seconds_bucket", {**bucket, "le": "0.005"}) == 1
+    assert registry.get_sample_value("kit_test_svc_http_request_duration_seconds_bucket", {**bucket, "le": "10.0"}) == 1
+    with pytest.raises(ValueError):
+        metrics.http_request_metrics("kit_test_svc")  # one set per namespace and process

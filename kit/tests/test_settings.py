@@ -2,7 +2,7 @@
 
 import pytest
 
-from authgw_kit.settings import bind_address, check_bind_address, read_secret_file
+from authgw_kit.settings import bind_address, check_bind_address, read_secret_file, url_with_password_file
 
 
 @pytest.mark.parametrize("value", ["", "127.0.0.1:9100", "[::1]:9200", "metrics.internal:1", "0.0.0.0:65535"])
@@ -46,3 +46,32 @@ def test_missing_empty_and_unreadable_files_are_problems_naming_the_variable(tmp
         f"DB_PASSWORD_FILE {tmp_path} is not readable (IsADirectoryError)",
     ]
     assert not any("secret" in problem for problem in problems)
+
+
+def test_url_gets_the_file_s_password_escaped(tmp_path):
+    sqlalchemy_url = pytest.importorskip("sqlalchemy.engine").make_url
+    path = tmp_path / "password"
+    path.write_text("p@ss/w:rd%\n", encoding="utf-8")
+    problems = []
+    url = url_with_password_file("mysql+pymysql://app@db:3306/auth?charset=utf8mb4", path, "DB_PASSWORD_FILE",
+                                 problems)
+    assert problems == []
+    parsed = sqlalchemy_url(url)
+    assert (parsed.username, parsed.password, parsed.host, parsed.database) == ("app", "p@ss/w:rd%", "db", "auth")
+    assert parsed.query == {"charset": "utf8mb4"}
+
+
+def test_url_problems_leave_the_url_unchanged(tmp_path):
+    pytest.importorskip("sqlalchemy")
+    problems = []
+    assert url_with_password_file("mysql+pymysql://app@db/auth", tmp_path / "absent", "DB_PASSWORD_FILE",
+                                  problems) == "mysql+pymysql://app@db/auth"
+    assert problems == [f"DB_PASSWORD_FILE {tmp_path / 'absent'} does not exist"]
+    path = tmp_path / "password"
+    path.write_text("pw", encoding="utf-8")
+    problems = []
+    assert url_with_password_file("not a url", path, "DB_PASSWORD_FILE", problems) == "not a url"
+    assert problems == []  # the URL's own check reports it
+    assert url_with_password_file("not a url", path, "DB_PASSWORD_FILE", problems,
+                                  bad_url="DB_URL is not a SQLAlchemy URL") == "not a url"
+    assert problems == ["DB_URL is not a SQLAlchemy URL"]

@@ -38,10 +38,45 @@ import tempfile
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from prometheus_client import CollectorRegistry
+    from prometheus_client import CollectorRegistry, Counter, Histogram
 
 #: The variable prometheus-client reads to find the multiprocess folder.
 MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+#: Route label of requests that matched no route (keeps the label set small).
+UNMATCHED_ROUTE = "unmatched"
+#: Buckets of the request-duration histogram, seconds (1 ms to 10 s).
+DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def http_request_metrics(namespace: str) -> tuple["Counter", "Histogram"]:
+    """Create a service's two request series, in the default registry.
+
+    - ``<namespace>_http_requests_total{route,method,status}``: answers by
+      route template (e.g. ``/api/notes/<int:note_id>``, or
+      :data:`UNMATCHED_ROUTE`), method and status code;
+    - ``<namespace>_http_request_duration_seconds{route,method}``: time from
+      the request to its answer, seconds (:data:`DURATION_BUCKETS`).
+
+    Call it once per process, at import of the service's metrics module
+    (after ``PROMETHEUS_MULTIPROC_DIR`` is set under gunicorn).
+
+    Args:
+        namespace: series name prefix, e.g. ``"notes"``.
+
+    Returns:
+        tuple[Counter, Histogram]: the requests counter and the duration histogram.
+
+    Raises:
+        ValueError: series of that namespace already exist in this process.
+    """
+    from prometheus_client import Counter, Histogram
+
+    requests = Counter(f"{namespace}_http_requests_total", "Requests answered, by route template, method and status.",
+                       ["route", "method", "status"])
+    duration = Histogram(f"{namespace}_http_request_duration_seconds",
+                         "Time from the request to its answer, seconds.", ["route", "method"],
+                         buckets=DURATION_BUCKETS)
+    return requests, duration
 
 
 def metrics_registry() -> "CollectorRegistry":
@@ -156,5 +191,5 @@ def mark_worker_dead(worker: Any) -> None:
     multiprocess.mark_process_dead(worker.pid)
 
 
-__all__ = ["MULTIPROC_DIR_VARIABLE", "metrics_registry", "start_metrics_server", "ensure_multiprocess_dir",
+__all__ = ["MULTIPROC_DIR_VARIABLE", "UNMATCHED_ROUTE", "DURATION_BUCKETS", "http_request_metrics", "metrics_registry", "start_metrics_server", "ensure_multiprocess_dir",
            "clear_multiprocess_dir", "serve_from_master", "mark_worker_dead"]

@@ -11,9 +11,12 @@ such settings and live here so that every service checks them alike:
 - a secret kept in a file rather than spelled into a variable (Docker and
   Kubernetes secrets, ``*_FILE`` variables): :func:`read_secret_file`
   reads it and reports a missing, unreadable or empty file as a problem
-  sentence naming the variable, never the secret.
+  sentence naming the variable, never the secret;
+  :func:`url_with_password_file` puts such a secret into a SQLAlchemy
+  database URL as its password (``DATABASE_PASSWORD_FILE``).
 
-Nothing here imports a framework or a settings library.
+Nothing here imports a framework or a settings library; only
+:func:`url_with_password_file` imports SQLAlchemy, when called.
 """
 
 from __future__ import annotations
@@ -93,4 +96,39 @@ def read_secret_file(path: str | os.PathLike[str], variable: str, problems: list
     return secret
 
 
-__all__ = ["check_bind_address", "bind_address", "read_secret_file"]
+def url_with_password_file(url: str, path: str | os.PathLike[str], variable: str, problems: list[str], *,
+                           bad_url: str | None = None) -> str:
+    """Return the SQLAlchemy database URL ``url`` with its password read from the file ``path``.
+
+    The password may hold any character (SQLAlchemy escapes it in the
+    returned URL) and never has to be spelled into the URL's variable.
+
+    Args:
+        url: a SQLAlchemy URL, e.g. ``mysql+pymysql://app@db:3306/auth``.
+        path: the password file (trailing line breaks dropped).
+        variable: the variable that named the file, for problem sentences
+            (:func:`read_secret_file`).
+        problems: list a problem is appended to when the file cannot be used.
+        bad_url: problem sentence appended when ``url`` is not a SQLAlchemy
+            URL; None when the URL's own check reports that.
+
+    Returns:
+        str: the URL with the password (rendered with it, so keep it out of
+        logs), or ``url`` unchanged after a problem.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    password = read_secret_file(path, variable, problems)
+    if password is None:
+        return url
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        if bad_url is not None:
+            problems.append(bad_url)
+        return url
+    return parsed.set(password=password).render_as_string(hide_password=False)
+
+
+__all__ = ["check_bind_address", "bind_address", "read_secret_file", "url_with_password_file"]

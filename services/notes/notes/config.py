@@ -12,10 +12,8 @@ import os
 from typing import Mapping, TextIO
 from urllib.parse import urlsplit
 
-from authgw_kit.settings import bind_address, check_bind_address, read_secret_file
+from authgw_kit.settings import bind_address, check_bind_address, url_with_password_file
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 
 class ConfigError(Exception):
@@ -118,23 +116,6 @@ class Settings(BaseModel):
         return level
 
 
-def _with_password(url: str, path: str, problems: list[str]) -> str:
-    """Return ``url`` with the password read from the file ``path`` (trailing line breaks dropped).
-
-    The password never has to be spelled into the URL, so it may hold any
-    character (SQLAlchemy escapes it) and lives in a file only the service
-    can read (compose's ``db-init`` writes one).
-    """
-    password = read_secret_file(path, "NOTES_DATABASE_PASSWORD_FILE", problems)
-    if password is None:
-        return url
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return url  # the URL's own check names the problem
-    return parsed.set(password=password).render_as_string(hide_password=False)
-
-
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the settings.
 
@@ -154,7 +135,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     password_file = source.get("NOTES_DATABASE_PASSWORD_FILE", "")
     if password_file:
         if "NOTES_DATABASE_URL" in values:
-            values["NOTES_DATABASE_URL"] = _with_password(values["NOTES_DATABASE_URL"], password_file, problems)
+            # The password never has to be spelled into the URL, so it may hold any
+            # character and lives in a file only the service can read (compose's
+            # ``db-init`` writes one). A bad URL is reported by its own check.
+            values["NOTES_DATABASE_URL"] = url_with_password_file(
+                values["NOTES_DATABASE_URL"], password_file, "NOTES_DATABASE_PASSWORD_FILE", problems)
         else:
             problems.append("NOTES_DATABASE_PASSWORD_FILE is set but NOTES_DATABASE_URL is not: "
                             "the file only supplies the URL's password")

@@ -17,16 +17,12 @@ import time
 
 from authgw_kit import metrics as kit_metrics
 from flask import Flask, Response, g, request
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge
 
 #: Route label of requests that matched no route.
-UNMATCHED_ROUTE = "unmatched"
+UNMATCHED_ROUTE = kit_metrics.UNMATCHED_ROUTE
 
-HTTP_REQUESTS = Counter("notes_http_requests_total", "Requests answered, by route template, method and status.",
-                        ["route", "method", "status"])
-HTTP_DURATION = Histogram("notes_http_request_duration_seconds", "Time from the request to its answer, seconds.",
-                          ["route", "method"],
-                          buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
+HTTP_REQUESTS, HTTP_DURATION = kit_metrics.http_request_metrics("notes")
 TOKEN_CHECKS = Counter("notes_token_checks_total",
                        "Token checks of protected requests by verdict: valid, missing, invalid, "
                        "insufficient_scope, unavailable.", ["verdict"])
