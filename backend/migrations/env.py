@@ -12,8 +12,10 @@ from authgw_kit.migrations import migration_lock
 config = context.config
 
 # Interpret the config file for Python logging.
-# This line sets up loggers basically.
-fileConfig(config.config_file_name)
+# This line sets up loggers basically. Loggers that exist already stay on:
+# `flask db` run inside a process that has its own (the tests' app, with
+# authgw.request and authgw.security) must not silence them.
+fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 
