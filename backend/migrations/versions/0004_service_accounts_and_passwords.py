@@ -19,6 +19,7 @@ Revises: 0003
 """
 from alembic import op
 import sqlalchemy as sa
+from permission_grants import drop_permissions, grant_permissions
 from sqlalchemy.dialects import mysql
 
 # revision identifiers, used by Alembic.
@@ -30,12 +31,6 @@ depends_on = None
 TABLE_ARGS = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci"}
 PERMISSIONS = {"service_accounts:write": "Create, list, rotate and delete service accounts (machine clients)"}
 ROLES = ("admin",)
-
-permissions = sa.table("permissions", sa.column("id", sa.Integer), sa.column("name", sa.String),
-                       sa.column("description", sa.String))
-roles = sa.table("roles", sa.column("id", sa.Integer), sa.column("name", sa.String))
-links = sa.table("role_permissions", sa.column("role_id", sa.Integer), sa.column("permission_id", sa.Integer))
-
 
 # Microsecond timestamps on MySQL/MariaDB (DATETIME(6)), plain elsewhere.
 DATETIME = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
@@ -72,29 +67,11 @@ def upgrade():
     with op.batch_alter_table("users") as batch:
         batch.add_column(sa.Column("password_hash", sa.String(255), nullable=True))
 
-    connection = op.get_bind()
-    existing = set(connection.execute(sa.select(permissions.c.name).where(permissions.c.name.in_(PERMISSIONS))).scalars())
-    missing = [{"name": name, "description": text} for name, text in PERMISSIONS.items() if name not in existing]
-    if missing:
-        op.bulk_insert(permissions, missing)
-    permission_ids = dict(connection.execute(
-        sa.select(permissions.c.name, permissions.c.id).where(permissions.c.name.in_(PERMISSIONS))).all())
-    role_ids = dict(connection.execute(sa.select(roles.c.name, roles.c.id).where(roles.c.name.in_(ROLES))).all())
-    present = set(connection.execute(
-        sa.select(links.c.role_id, links.c.permission_id).where(links.c.permission_id.in_(permission_ids.values()))).all())
-    new_links = [{"role_id": role_ids[role], "permission_id": permission_ids[name]}
-                 for role in ROLES if role in role_ids for name in PERMISSIONS
-                 if (role_ids[role], permission_ids[name]) not in present]
-    if new_links:
-        op.bulk_insert(links, new_links)
+    grant_permissions(PERMISSIONS, ROLES)
 
 
 def downgrade():
-    connection = op.get_bind()
-    ids = list(connection.execute(sa.select(permissions.c.id).where(permissions.c.name.in_(PERMISSIONS))).scalars())
-    if ids:
-        connection.execute(links.delete().where(links.c.permission_id.in_(ids)))
-        connection.execute(permissions.delete().where(permissions.c.id.in_(ids)))
+    drop_permissions(PERMISSIONS)
     with op.batch_alter_table("users") as batch:
         batch.drop_column("password_hash")
     op.drop_index("ix_service_account_cutoffs_not_before", table_name="service_account_cutoffs")
