@@ -93,3 +93,4 @@ def test_unusable_keys_are_skipped(corpus):
 
 def test_get_signing_key_from_jwt(jwks_client, mint):
     assert jwks_client.get_signing_key_from_jwt(mint()).kid == "corpus-es256"
+

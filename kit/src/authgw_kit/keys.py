@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterable, Mapping, Protocol
 import jwt
 import requests
 
+from ._http import JSONResource
 from .errors import VerifierUnavailable
 
 log = logging.getLogger("authgw_kit")
@@ -185,16 +186,14 @@ class JWKSClient:
                  clock: Callable[[], float] = time.monotonic):
         if not url:
             raise ValueError("JWKSClient needs the JWK Set URL")
-        self.url = url
+        self.resource = JSONResource(url, http_timeout, session)
         self.cache_lifespan = float(cache_lifespan)
         self.min_lifespan = float(min_lifespan)
         self.max_lifespan = float(max_lifespan)
         self.refetch_interval = float(refetch_interval)
-        self.http_timeout = float(http_timeout)
         self.algorithms = tuple(algorithms)
         self.generation = 0
         self.fetch_count = 0
-        self._session = session
         self._clock = clock
         self._lock = threading.Lock()
         self._keys: dict[str, VerificationKey] | None = None
@@ -211,10 +210,13 @@ class JWKSClient:
         Raises:
             requests.RequestException, ValueError: the fetch or the JSON failed.
         """
-        session = self._session or requests
-        response = session.get(self.url, timeout=self.http_timeout, headers={"Accept": "application/json"})
-        response.raise_for_status()
-        return response.json(), response.headers.get("Cache-Control")
+        data, headers = self.resource.get()
+        return data, headers.get("Cache-Control")
+
+    @property
+    def url(self) -> str:
+        """The JWK Set URL."""
+        return self.resource.url
 
     def _refresh_locked(self) -> bool:
         now = self._clock()

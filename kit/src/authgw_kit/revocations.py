@@ -32,8 +32,8 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-import requests
 
+from ._http import JSONResource
 from .errors import InvalidToken, VerifierUnavailable
 
 log = logging.getLogger("authgw_kit")
@@ -140,16 +140,15 @@ class RevocationList:
         if poll_interval <= 0 or trust_window <= 0 or http_timeout <= 0:
             raise ValueError("poll_interval, trust_window and http_timeout must be positive seconds")
         self.url = url
+        self.resource = JSONResource(url, http_timeout, keep_alive=True) if url is not None else None
         self.poll_interval = float(poll_interval)
         self.trust_window = float(trust_window)
-        self.http_timeout = float(http_timeout)
         self.retry_after = int(retry_after)
         self.background = background
         self._fetch = fetch or self._fetch_url
         self._clock = clock
         self._snapshot: RevocationSnapshot | None = None
         self._last_success: float | None = None
-        self._session: requests.Session | None = None
         self._reset_after_fork()
         if hasattr(os, "register_at_fork"):
             ref = weakref.ref(self)
@@ -162,14 +161,11 @@ class RevocationList:
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
         self._stop = threading.Event()
-        self._session = None
+        if getattr(self, "resource", None) is not None:
+            self.resource.forget_connections()
 
     def _fetch_url(self) -> Mapping[str, Any]:
-        if self._session is None:
-            self._session = requests.Session()
-        response = self._session.get(self.url, timeout=self.http_timeout, headers={"Accept": "application/json"})
-        response.raise_for_status()
-        return response.json()
+        return self.resource.get()[0]
 
     def refresh_now(self) -> bool:
         """Poll once, synchronously.
