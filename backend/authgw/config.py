@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Annotated, Any, Iterator, Literal, Mapping
 from urllib.parse import urlsplit
@@ -374,7 +374,9 @@ class Settings:
     """Validated settings of one backend process (immutable).
 
     Each attribute, its variable, default and unit: docs/configuration.md.
-    Durations are seconds. Secrets are left out of ``repr``.
+    Durations are seconds. Secrets are left out of ``repr``. No defaults
+    here: `load_settings` fills every attribute, from `Environment` (where
+    the defaults are declared) or from what it derives.
     """
 
     app_env: str
@@ -395,36 +397,36 @@ class Settings:
     access_token_ttl: int
     refresh_token_ttl: int
     refresh_grace_seconds: int
-    allowed_emails: frozenset[str] = field(default_factory=frozenset)
-    allowed_email_domains: frozenset[str] = field(default_factory=frozenset)
-    admin_emails: frozenset[str] = field(default_factory=frozenset)
-    trusted_proxy_count: int = 1
-    ratelimit_storage_uri: str = "memory://"
-    ratelimit_enabled: bool = True
-    ratelimit_login: str = "30 per minute"
-    ratelimit_refresh: str = "120 per minute"
-    ratelimit_admin_write: str = "60 per minute"
-    log_level: str = "INFO"
+    allowed_emails: frozenset[str]
+    allowed_email_domains: frozenset[str]
+    admin_emails: frozenset[str]
+    trusted_proxy_count: int
+    ratelimit_storage_uri: str
+    ratelimit_enabled: bool
+    ratelimit_login: str
+    ratelimit_refresh: str
+    ratelimit_admin_write: str
+    log_level: str
     #: ``json`` (one JSON object per line) or ``console`` (human-readable).
-    log_format: str = "console"
+    log_format: str
     #: ``host:port`` of the internal metrics listener, None = no metrics.
-    metrics_bind: str | None = "127.0.0.1:9100"
+    metrics_bind: str | None
     #: Local accounts (email + password) beside the OpenID provider.
-    password_login: bool = False
-    client_credentials_token_ttl: int = 600
-    oidc_http_timeout: float = 5.0
-    revocation_poll_interval: float = 1.0
-    revocation_trust_window: int = 60
-    database_connect_timeout: float = 1.0
-    database_read_timeout: float = 1.0
-    database_write_timeout: float = 1.0
-    database_pool_timeout: float = 2.0
-    database_pool_size: int = 5
-    database_max_overflow: int = 10
+    password_login: bool
+    client_credentials_token_ttl: int
+    oidc_http_timeout: float
+    revocation_poll_interval: float
+    revocation_trust_window: int
+    database_connect_timeout: float
+    database_read_timeout: float
+    database_write_timeout: float
+    database_pool_timeout: float
+    database_pool_size: int
+    database_max_overflow: int
     #: Bulkhead: DB-using requests one worker process runs at once.
-    db_concurrency: int = 3
-    redis_socket_timeout: float = 1.0
-    redis_connect_timeout: float = 1.0
+    db_concurrency: int
+    redis_socket_timeout: float
+    redis_connect_timeout: float
 
     @property
     def is_production(self) -> bool:
@@ -603,9 +605,7 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: str |
 
     secret_key = env.secret_key.get_secret_value() if env.secret_key else _instance_secret(instance)
     pool = env.database_pool_size + env.database_max_overflow
-    return Settings(
-        app_env=env.app_env,
-        public_url=env.public_url,
+    derived = dict(
         database_url=database_url,
         secret_key=secret_key,
         oidc_client_id=client_id,
@@ -614,40 +614,17 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: str |
         oidc_backchannel_url=backchannel,
         uses_dev_idp=uses_dev_idp,
         jwt_private_key_file=env.jwt_private_key_file or instance / "jwt-signing-key.pem",
-        jwt_algorithm=env.jwt_algorithm,
         jwt_issuer=env.jwt_issuer or env.public_url,
-        jwt_audience=env.jwt_audience,
-        access_token_ttl=env.access_token_ttl,
-        refresh_token_ttl=env.refresh_token_ttl,
-        refresh_grace_seconds=env.refresh_grace_seconds,
-        allowed_emails=env.allowed_emails,
         allowed_email_domains=frozenset(domain.lstrip("@") for domain in env.allowed_email_domains),
-        admin_emails=env.admin_emails,
-        trusted_proxy_count=env.trusted_proxy_count,
-        ratelimit_storage_uri=env.ratelimit_storage_uri,
-        ratelimit_enabled=env.ratelimit_enabled,
-        ratelimit_login=env.ratelimit_login,
-        ratelimit_refresh=env.ratelimit_refresh,
-        ratelimit_admin_write=env.ratelimit_admin_write,
-        log_level=env.log_level,
         log_format=env.log_format or ("json" if production else "console"),
         metrics_bind=env.metrics_bind or None,
-        password_login=env.password_login,
         client_credentials_token_ttl=env.client_credentials_token_ttl or min(600, env.access_token_ttl),
-        oidc_http_timeout=env.oidc_http_timeout,
-        revocation_poll_interval=env.revocation_poll_interval,
-        revocation_trust_window=env.revocation_trust_window,
-        database_connect_timeout=env.database_connect_timeout,
-        database_read_timeout=env.database_read_timeout,
-        database_write_timeout=env.database_write_timeout,
-        database_pool_timeout=env.database_pool_timeout,
-        database_pool_size=env.database_pool_size,
-        database_max_overflow=env.database_max_overflow,
         # One thread per worker always stays free for token-only routes.
         db_concurrency=env.db_concurrency or min(pool, max(1, env.gunicorn_threads - 1)),
-        redis_socket_timeout=env.redis_socket_timeout,
-        redis_connect_timeout=env.redis_connect_timeout,
     )
+    # Every other setting is its variable's validated value, as is.
+    given = {item.name: getattr(env, item.name) for item in fields(Settings) if item.name not in derived}
+    return Settings(**given, **derived)
 
 
 def _instance_secret(instance: Path) -> str:
