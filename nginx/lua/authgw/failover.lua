@@ -47,14 +47,16 @@ function M.order(n, first)
 end
 
 --- A source: what `fetch` needs about one document.
--- @tparam table c `name` (for log lines), `urls` (list of strings, checked
---   by `M.urls`), `dict` (shared dict name), `key` (shared-dict prefix),
---   `timeout` (ms), `max_body` (bytes), `log_interval` (seconds)
+-- @tparam string name for log lines ("JWK Set")
+-- @tparam string key shared-dict prefix of its failover state ("jwks")
+-- @tparam table c `urls` (list of strings, checked by `M.urls`), `dict`
+--   (shared dict name), `timeout` (ms), `max_body` (bytes), `log_interval`
+--   (seconds): the configure() settings of authgw.jwks and authgw.revocations
 -- @treturn table source
-function M.new(c)
+function M.new(name, key, c)
     local parsed = {}
     for i, u in ipairs(c.urls) do parsed[i] = assert(http.parse_url(u)) end
-    return { name = c.name, urls = c.urls, parsed = parsed, dict = c.dict, key = c.key,
+    return { name = name, urls = c.urls, parsed = parsed, dict = c.dict, key = key,
              timeout = c.timeout, max_body = c.max_body, log_interval = c.log_interval or 10 }
 end
 

@@ -30,6 +30,8 @@ local M = {}
 local conf            -- set by init(), read-only afterwards
 local cache           -- per worker: sha256(token) -> entry (verified claims)
 local negative        -- per worker: sha256(token) -> err (refused tokens)
+local identities      -- per worker: sub, email -> identity shared by entries
+local last_bad_signature = -1 -- when this worker last saw a bad signature
 local keys_version    -- JWK Set version the caches were filled with
 local counts = {}     -- per worker verdict counters, flushed to the dict
 
@@ -151,6 +153,7 @@ function M.init_worker()
     assert(conf, "authgw.gateway.init() was not called")
     cache = assert(lrucache.new(conf.cache_size))
     negative = assert(lrucache.new(conf.negative_cache_size))
+    identities = assert(lrucache.new(conf.cache_size))
     jwks.start()
     revocations.start()
     ngx.timer.every(1, flush_counts)
@@ -167,18 +170,41 @@ local function respond(status, code, description, challenge, retry_after)
     return ngx.exit(ngx.HTTP_OK)
 end
 
-local function join(list)
-    return concat(list, ",")
+-- Who a token speaks for: subject, email, roles, permissions and the
+-- identity header values. Shared by every cached token with the same ones
+-- (a user's tokens), so a cache entry holds only what differs per token.
+local function same_list(a, b)
+    local n = #a
+    if n ~= #b then return false end
+    for i = 1, n do
+        if a[i] ~= b[i] then return false end
+    end
+    return true
 end
 
-local function new_entry(claims)
+local function identity_of(claims)
+    local sub, email = claims.sub, claims.email
+    local key = sub .. "\n" .. email
+    local id = identities:get(key)
+    if id and id.sub == sub and id.email == email and same_list(id.roles, claims.roles)
+        and same_list(id.permissions, claims.permissions) then
+        return id
+    end
     local perms = {}
     for _, p in ipairs(claims.permissions) do perms[p] = true end
-    return {
-        sub = claims.sub, sid = claims.sid, iat = claims.iat, exp = claims.exp, roles = claims.roles,
-        permissions = perms, email = claims.email,
-        roles_joined = join(claims.roles), permissions_joined = join(claims.permissions),
+    id = {
+        sub = sub, email = email, roles = claims.roles, permissions = claims.permissions, allowed = perms,
+        roles_joined = concat(claims.roles, ","), permissions_joined = concat(claims.permissions, ","),
     }
+    identities:set(key, id)
+    return id
+end
+
+-- A cache entry: the fields the revocation rule reads (sid, sub, iat,
+-- roles) and the identity.
+local function new_entry(claims)
+    local id = identity_of(claims)
+    return { sid = claims.sid, iat = claims.iat, exp = claims.exp, sub = id.sub, roles = id.roles, id = id }
 end
 
 --- Verify a token without the verdict caches (cold path).
@@ -202,22 +228,29 @@ function M.verify_uncached(token)
     return new_entry(claims)
 end
 
+-- The per-client limit on bad signatures (docs/gateway-lua.md "Junk
+-- tokens"). The shared counter is read only while this worker has seen a
+-- bad signature in the last BAD_SIGNATURE_MEMORY seconds: a valid new token
+-- costs no shared-dict read, and a flooding client is caught from its first
+-- bad signature in each worker.
+local BAD_SIGNATURE_MEMORY = 2
+
 local function client_over_limit()
     local limit = conf.bad_signature_limit
-    if limit == 0 then return false end
+    if limit == 0 or ngx.now() - last_bad_signature > BAD_SIGNATURE_MEMORY then return false end
     local n = ngx.shared[conf.dict]:get("badsig:" .. ngx.var.binary_remote_addr)
     return n and n >= limit
 end
 
 local function note_bad_signature()
     if conf.bad_signature_limit == 0 then return end
+    last_bad_signature = ngx.now()
     ngx.shared[conf.dict]:incr("badsig:" .. ngx.var.binary_remote_addr, 1, 0, 1)
 end
 
---- Authenticate a bearer token: cache, then verify, then revocations.
--- @tparam string token
--- @treturn table entry, or nil, err `{reason=, description=, status=}`
-function M.authenticate(token)
+-- The verdict for the token header[from..to] (the whole string when
+-- `from` is nil); the token string is made only on a cache miss.
+local function authenticate_span(header, from, to)
     -- A new JWK Set (rotation, or a key withdrawn) drops every verdict:
     -- tokens of a withdrawn key must not live on in the cache.
     local v = jwks.version()
@@ -226,7 +259,7 @@ function M.authenticate(token)
         negative:flush_all()
         keys_version = v
     end
-    local key = sha256(token)
+    local key = sha256(header, from, to)
     local entry = cache:get(key)
     if not entry then
         local bad = negative:get(key)
@@ -236,7 +269,7 @@ function M.authenticate(token)
                           description = "Too many invalid access tokens from this client; slow down." }
         end
         local err
-        entry, err = M.verify_uncached(token)
+        entry, err = M.verify_uncached(from and sub(header, from, to) or header)
         if not entry then
             if NEGATIVE_REASONS[err.reason] then negative:set(key, err, conf.negative_ttl) end
             if err.reason == "bad_signature" then note_bad_signature() end
@@ -254,24 +287,47 @@ function M.authenticate(token)
     return entry
 end
 
+--- Authenticate a bearer token: cache, then verify, then revocations.
+-- @tparam string token
+-- @treturn table entry `{sid=, sub=, iat=, exp=, roles=, id={sub=, email=,
+--   roles=, permissions=, allowed=(set), roles_joined=, permissions_joined=}}`,
+--   or nil, err `{reason=, description=, status=}`
+function M.authenticate(token)
+    return authenticate_span(token)
+end
+
 -- RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; the scheme is
--- case-insensitive. Plain finds only: Lua patterns over a 600-byte header
--- cost microseconds per request. Returns the token, nil (no Bearer
--- credentials: treated as no token) or false (Bearer, but malformed).
-local function bearer_token(header)
-    local scheme = sub(header, 1, 7)
-    if scheme ~= "Bearer " and lower(scheme) ~= "bearer " then
-        if lower(header) == "bearer" then return false end
+-- case-insensitive. Byte comparisons and plain finds only: no substring is
+-- made. Returns the token's first and last index in `header`, nil (no
+-- Bearer credentials: treated as no token) or false (Bearer, but malformed).
+local function bearer_span(header)
+    local n = #header
+    if n < 7 or byte(header, 7) ~= 32 or lower(sub(header, 1, 6)) ~= "bearer" then
+        if n == 6 and lower(header) == "bearer" then return false end
         return nil
     end
-    local token = sub(header, 8)
-    if byte(token, 1) == 32 then token = match(token, "^ +(.*)$") end   -- 1*SP
-    local last = byte(token, -1)
-    if last == 32 or last == 9 then token = match(token, "^(.-)%s*$") end
-    if token == "" or find(token, " ", 1, true) or find(token, "\t", 1, true) then return false end
-    return token
+    local from, to = 8, n
+    while byte(header, from) == 32 do from = from + 1 end       -- 1*SP
+    local last = byte(header, to)
+    if last == 32 or last == 9 then                               -- trailing white space
+        while to >= from and find(sub(header, to, to), "^%s$") do to = to - 1 end
+    end
+    if to < from then return false end
+    local sp = find(header, " ", from, true)
+    local tab = find(header, "\t", from, true)
+    if (sp and sp <= to) or (tab and tab <= to) then return false end
+    return from, to
 end
-M.bearer_token = bearer_token
+
+--- The token of an Authorization header value (RFC 6750 §2.1).
+-- @tparam string header
+-- @treturn string|nil|false the token; nil: no Bearer credentials; false:
+--   Bearer, but malformed
+function M.bearer_token(header)
+    local from, to = bearer_span(header)
+    if not from then return from end
+    return sub(header, from, to)
+end
 
 --- Check the request's token for a route (access_by_lua). Returns to let
 -- the request through; otherwise answers and ends the request.
@@ -280,9 +336,10 @@ M.bearer_token = bearer_token
 function M.check(route)
     if route and route.public then return end
     local header = ngx.var.http_authorization
-    local token = header and bearer_token(header)
-    if not token then
-        if token == false then
+    local from, to
+    if header then from, to = bearer_span(header) end
+    if not from then
+        if from == false then
             count("malformed_header")
             return respond(401, "invalid_token", "The Authorization header must be 'Bearer <token>'.", CHALLENGE_INVALID)
         end
@@ -290,7 +347,7 @@ function M.check(route)
         return respond(401, "invalid_token", "An access token is required: send Authorization: Bearer <token>.",
             CHALLENGE_MISSING)
     end
-    local entry, err = M.authenticate(token)
+    local entry, err = authenticate_span(header, from, to)
     if not entry then
         count(err.reason)
         if err.status == 503 then
@@ -303,7 +360,7 @@ function M.check(route)
     local perms = route and route.permissions
     if perms then
         local need = perms[ngx.req.get_method()] or perms["*"]
-        if need and not entry.permissions[need] then
+        if need and not entry.id.allowed[need] then
             count("insufficient_scope")
             return respond(403, "insufficient_scope", "This request needs the permission " .. need .. ".",
                 CHALLENGE_SCOPE)
@@ -312,10 +369,11 @@ function M.check(route)
     count("valid")
     if route and route.identity then
         local var = ngx.var
-        var.auth_user_id = entry.sub
-        var.auth_email = entry.email
-        var.auth_roles = entry.roles_joined
-        var.auth_permissions = entry.permissions_joined
+        local id = entry.id
+        var.auth_user_id = id.sub
+        var.auth_email = id.email
+        var.auth_roles = id.roles_joined
+        var.auth_permissions = id.permissions_joined
         var.auth_session_id = entry.sid
     end
 end

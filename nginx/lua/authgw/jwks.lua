@@ -9,15 +9,15 @@
 
 local failover = require "authgw.failover"
 local jwk = require "authgw.jwk"
+local shared_doc = require "authgw.shared_doc"
 
 local ngx = ngx
-local tonumber, tostring, next = tonumber, tostring, next
+local tonumber, next = tonumber, next
 local match, lower = string.match, string.lower
 
 local M = {}
 
-local conf, source
-local keys, version, checked_at = nil, nil, -1
+local conf, source, doc
 
 local function max_age(headers)
     local cc = headers["cache-control"]
@@ -47,31 +47,23 @@ local function fetch()
     if not parsed then
         err = headers
     else
-        local digest = ngx.md5(body)
-        if digest ~= dict:get("jwks:digest") then
-            local ok, serr = dict:set("jwks:body", body)
-            if ok then
-                dict:set("jwks:digest", digest)
-                dict:incr("jwks:version", 1, 0)
-            else
-                err = "shared dict: " .. tostring(serr)
-                ngx.log(ngx.WARN, "authgw: JWK Set not stored: ", err)
-            end
-        end
-        if not err then
-            dict:set("jwks:fetched_at", ngx.now())
+        local _, serr = doc:store(body)
+        if serr then
+            err = serr
+            ngx.log(ngx.WARN, "authgw: JWK Set not stored: ", err)
+        else
             dict:set("jwks:next", ngx.now() + max_age(headers))
         end
     end
     if err then
         -- Not loaded yet: retry every second; else keep the old set a while.
-        dict:set("jwks:next", ngx.now() + (dict:get("jwks:version") and conf.retry_interval or 1))
+        dict:set("jwks:next", ngx.now() + (doc:stored() and conf.retry_interval or 1))
         dict:incr("m:jwks_fetch_failed", 1, 0)
     else
         dict:incr("m:jwks_fetch_ok", 1, 0)
     end
     dict:delete("jwks:lock")
-    checked_at = -1
+    doc:recheck()
     return not err, err
 end
 
@@ -89,8 +81,8 @@ end
 --   (seconds)
 function M.configure(c)
     conf = c
-    source = failover.new({ name = "JWK Set", urls = c.urls, dict = c.dict, key = "jwks",
-                            timeout = c.timeout, max_body = c.max_body, log_interval = c.log_interval })
+    source = failover.new("JWK Set", "jwks", c)
+    doc = shared_doc.new(c.dict, "jwks", function(body) return (jwk.parse_set(body, c.algorithms)) end)
 end
 
 --- Start the refresh timers (init_worker phase).
@@ -100,30 +92,18 @@ function M.start()
     if not ok then ngx.log(ngx.ERR, "authgw: cannot start the JWK Set timer: ", err) end
 end
 
-local function load_local()
-    local now = ngx.now()
-    if now - checked_at < 0.1 then return end
-    checked_at = now
-    local dict = ngx.shared[conf.dict]
-    local v = dict:get("jwks:version")
-    if v and v ~= version then
-        local parsed = jwk.parse_set(dict:get("jwks:body"), conf.algorithms)
-        if parsed then keys, version = parsed, v end
-    end
-end
-
 --- The key for `kid`, or nil.
 -- @treturn table|nil key, boolean loaded (false: no JWK Set yet)
 function M.get(kid)
-    load_local()
+    local keys = doc:get()
     if not keys then return nil, false end
     return keys[kid], true
 end
 
 --- The current version of the key set (changes when the set changes).
 function M.version()
-    load_local()
-    return version
+    local _, _, v = doc:get()
+    return v
 end
 
 --- Re-fetch on an unknown kid, at most once per unknown_kid_interval per
@@ -137,7 +117,7 @@ function M.refresh_for_unknown_kid()
         -- Another worker is fetching: wait for it (bounded).
         local deadline = ngx.now() + conf.timeout / 1000
         while dict:get("jwks:lock") and ngx.now() < deadline do ngx.sleep(0.01) end
-        checked_at = -1
+        doc:recheck()
         ok = true
     end
     return ok
@@ -145,8 +125,7 @@ end
 
 --- Age of the last successful fetch in seconds (nil: never), for metrics.
 function M.age()
-    local at = ngx.shared[conf.dict]:get("jwks:fetched_at")
-    return at and (ngx.now() - at) or nil
+    return doc:age()
 end
 
 return M

@@ -11,7 +11,7 @@
 local cjson_safe = require "cjson.safe"
 local ossl = require "authgw.ossl"
 
-local type, pairs, ipairs, tostring = type, pairs, ipairs, tostring
+local type, pairs, ipairs, tostring, tonumber = type, pairs, ipairs, tostring, tonumber
 local byte, char, find, sub, lower = string.byte, string.char, string.find, string.sub, string.lower
 local pcall = pcall
 local huge = math.huge
@@ -42,9 +42,10 @@ json.decode_invalid_numbers(false)
 local json_null = json.null
 
 ---------------------------------------------------------------------------
--- base64url (RFC 4648 §5, no padding): nginx's C decoder when running in
--- nginx, a pure-Lua one otherwise (unit tests).
-local b64url_decode
+-- base64url (RFC 4648 §5, no padding): nginx's C decoder through the FFI
+-- when running in nginx, reading the segment in place (no substring of the
+-- token is made); a pure-Lua one otherwise (unit tests).
+local b64url_decode, b64url_decode_into
 do
     local bit = require "bit"
     local lshift, rshift, band, bor = bit.lshift, bit.rshift, bit.band, bit.bor
@@ -53,40 +54,82 @@ do
     local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     for i = 1, 64 do map[byte(alphabet, i)] = i - 1 end
 
-    local decode
-    local ok, b64 = pcall(require, "ngx.base64")
-    if ok and type(b64) == "table" and b64.decode_base64url then
-        decode = b64.decode_base64url
-    else
-        decode = function(s)
-            local out, acc, bits = {}, 0, 0
-            for i = 1, #s do
-                local v = map[byte(s, i)]
-                if not v then return nil end
-                acc = bor(lshift(band(acc, 0xffff), 6), v)
-                bits = bits + 6
-                if bits >= 8 then
-                    bits = bits - 8
-                    out[#out + 1] = char(band(rshift(acc, bits), 0xff))
-                end
+    local function lua_decode(s)
+        local out, acc, bits = {}, 0, 0
+        for i = 1, #s do
+            local v = map[byte(s, i)]
+            if not v then return nil end
+            acc = bor(lshift(band(acc, 0xffff), 6), v)
+            bits = bits + 6
+            if bits >= 8 then
+                bits = bits - 8
+                out[#out + 1] = char(band(rshift(acc, bits), 0xff))
             end
-            return concat(out)
+        end
+        return concat(out)
+    end
+
+    -- decode(s, from, to, buf, cap) -> number of bytes written into buf, or nil
+    local decode
+    local in_nginx = pcall(require, "ngx.base64") -- declares ngx_str_t and ngx_decode_base64url
+    if in_nginx then
+        local ffi = require "ffi"
+        local C, cast = ffi.C, ffi.cast
+        local src, dst = ffi.new("ngx_str_t[1]"), ffi.new("ngx_str_t[1]")
+        local NGX_ERROR = -1
+        decode = function(s, from, to, buf, cap)
+            local len = to - from + 1
+            if (len + 3) / 4 * 3 > cap then return nil end
+            src[0].data = cast("const unsigned char *", s) + (from - 1)
+            src[0].len = len
+            dst[0].data = buf
+            if C.ngx_decode_base64url(dst, src) == NGX_ERROR then return nil end
+            return tonumber(dst[0].len)
+        end
+    else
+        local ffi = require "ffi"
+        local copy = ffi.copy
+        decode = function(s, from, to, buf, cap)
+            local out = lua_decode(sub(s, from, to))
+            if not out or #out > cap then return nil end
+            copy(buf, out, #out)
+            return #out
         end
     end
 
     -- Canonical text only (RFC 4648 §3.5): the unused bits of the last
     -- character must be zero, so one byte string has one encoding.
     -- nginx's decoder stops at "=" and ignores the rest: refuse it here.
-    b64url_decode = function(s)
-        if find(s, "=", 1, true) then return nil end
-        local n = #s
-        local r = n % 4
-        if r == 1 then return nil end
+    local function canonical(s, from, to)
+        local eq = find(s, "=", from, true)
+        if eq and eq <= to then return false end
+        local r = (to - from + 1) % 4
+        if r == 1 then return false end
         if r ~= 0 then
-            local v = map[byte(s, n)]
-            if not v or v % (r == 2 and 16 or 4) ~= 0 then return nil end
+            local v = map[byte(s, to)]
+            if not v or v % (r == 2 and 16 or 4) ~= 0 then return false end
         end
-        return decode(s)
+        return true
+    end
+
+    local ffi = require "ffi"
+    local scratch_cap = M.MAX_TOKEN_BYTES
+    local scratch = ffi.new("unsigned char[?]", scratch_cap)
+    local ffi_string = ffi.string
+
+    --- Decode s[from..to] (default: all of s) to a string, or nil.
+    b64url_decode = function(s, from, to)
+        from, to = from or 1, to or #s
+        if not canonical(s, from, to) then return nil end
+        local n = decode(s, from, to, scratch, scratch_cap)
+        return n and ffi_string(scratch, n)
+    end
+
+    --- Decode s[from..to] into the byte buffer `buf` of `cap` bytes.
+    -- @treturn number|nil bytes written
+    b64url_decode_into = function(s, from, to, buf, cap)
+        if not canonical(s, from, to) then return nil end
+        return decode(s, from, to, buf, cap)
     end
 end
 M.b64url_decode = b64url_decode
@@ -125,8 +168,9 @@ local function fail(reason, description)
     return nil, { reason = reason, description = description }
 end
 
-local function decode_json_segment(segment, what)
-    local raw = b64url_decode(segment)
+-- Decode the JSON segment s[from..to] (default: all of s).
+local function decode_json_segment(s, what, from, to)
+    local raw = b64url_decode(s, from, to)
     if not raw then return fail("malformed", "The access token " .. what .. " is not base64url.") end
     if not valid_utf8(raw) then return fail("malformed", "The access token " .. what .. " is not UTF-8.") end
     -- cjson.safe returns nil, message for bad or too deeply nested JSON;
@@ -191,7 +235,9 @@ end
 -- Nothing here is trusted yet: the caller picks the key named by `kid`,
 -- then calls `verify`.
 -- @tparam string token the bearer token (at most MAX_TOKEN_BYTES bytes).
--- @treturn table `{header=, kid=, alg=, token=, signing_length=, payload_b64=, signature_b64=}`
+-- @treturn table `{header=, kid=, alg=, token=, signing_length=}`: the
+--   payload is token[header_end + 2, signing_length], the signature
+--   token[signing_length + 2, #token] (no substrings are made)
 -- @return or nil, `{reason=, description=}` (reasons: malformed,
 --   too_large, wrong_type, forbidden_header).
 function M.parse(token)
@@ -226,9 +272,8 @@ function M.parse(token)
         kid = checked.kid,
         alg = checked.alg,
         token = token,
+        header_end = d1 - 1,
         signing_length = d2 - 1,   -- the JWS signing input is token[1, d2 - 1]
-        payload_b64 = sub(token, d1 + 1, d2 - 1),
-        signature_b64 = sub(token, d2 + 1),
     }
 end
 
@@ -283,18 +328,33 @@ function M.check_claims(claims, opts)
     return true
 end
 
--- JOSE ECDSA signatures are r || s (RFC 7518 §3.4); OpenSSL wants DER.
-local function der_integer(b)
-    local i, n = 1, #b
-    while i < n and byte(b, i) == 0 do i = i + 1 end
-    b = sub(b, i)
-    if byte(b, 1) >= 0x80 then b = "\0" .. b end
-    return "\2" .. char(#b) .. b
+-- JOSE ECDSA signatures are r || s (RFC 7518 §3.4); OpenSSL wants DER:
+-- SEQUENCE { INTEGER r, INTEGER s }, each minimal and non-negative. Built in
+-- a byte buffer: a signature makes no Lua strings.
+local ffi = require "ffi"
+local RAW_SIG_CAP = 1040   -- bytes: an RSA-8192 signature (1024) and the decoder's slack
+local raw_sig = ffi.new("unsigned char[?]", RAW_SIG_CAP)
+local der_sig = ffi.new("unsigned char[72]")
+
+local function der_integer(out, at, from)
+    local i, last = from, from + 31
+    while i < last and raw_sig[i] == 0 do i = i + 1 end
+    local pad = raw_sig[i] >= 0x80 and 1 or 0
+    local len = last - i + 1 + pad
+    out[at] = 2
+    out[at + 1] = len
+    at = at + 2
+    if pad == 1 then out[at] = 0; at = at + 1 end
+    ffi.copy(out + at, raw_sig + i, last - i + 1)
+    return at + last - i + 1
 end
 
-local function ecdsa_der(sig)
-    local r, s = der_integer(sub(sig, 1, 32)), der_integer(sub(sig, 33, 64))
-    return "\48" .. char(#r + #s) .. r .. s
+local function ecdsa_der()
+    local n = der_integer(der_sig, 2, 0)
+    n = der_integer(der_sig, n, 32)
+    der_sig[0] = 48
+    der_sig[1] = n - 2
+    return n
 end
 
 --- Verify the signature of a parsed token with `key` (RFC 7515 §5.2 step 8).
@@ -302,17 +362,17 @@ end
 -- @tparam table key `{alg=, ctx=, size=}` from authgw.jwk
 -- @treturn boolean
 function M.verify_signature(jws, key)
-    local sig = b64url_decode(jws.signature_b64)
-    if not sig then return false end
+    local token = jws.token
+    local n = b64url_decode_into(token, jws.signing_length + 2, #token, raw_sig, RAW_SIG_CAP)
+    if not n then return false end
     if key.alg == "ES256" then
-        if #sig ~= 64 then return false end
-        sig = ecdsa_der(sig)
+        if n ~= 64 then return false end
+        return ossl.verify_sha256(key.ctx, der_sig, token, jws.signing_length, ecdsa_der())
     elseif key.alg == "RS256" then
-        if #sig ~= key.size then return false end
-    else
-        return false
+        if n ~= key.size then return false end
+        return ossl.verify_sha256(key.ctx, raw_sig, token, jws.signing_length, n)
     end
-    return ossl.verify_sha256(key.ctx, sig, jws.token, jws.signing_length)
+    return false
 end
 
 --- Verify a parsed token against the key its `kid` names.
@@ -329,7 +389,7 @@ function M.verify(jws, key, opts)
     if jws.alg ~= key.alg or not algorithms[jws.alg] then
         return fail("wrong_alg", "The access token uses an algorithm not allowed for its key.")
     end
-    local claims, err = decode_json_segment(jws.payload_b64, "payload")
+    local claims, err = decode_json_segment(jws.token, "payload", jws.header_end + 2, jws.signing_length)
     if not claims then return nil, err end
     local ok
     ok, err = M.check_claims(claims, opts)

@@ -10,7 +10,7 @@ local ffi = require "ffi"
 -- libcrypto 3 (Debian 12's libssl3, which nginx itself links).
 local ok, C = pcall(ffi.load, "libcrypto.so.3")
 if not ok then C = ffi.load("crypto") end
-local ffi_gc, ffi_new, ffi_string = ffi.gc, ffi.new, ffi.string
+local ffi_gc, ffi_new, ffi_string, ffi_cast = ffi.gc, ffi.new, ffi.string, ffi.cast
 local pcall = pcall
 
 local decls = {
@@ -62,10 +62,16 @@ end
 
 --- Verify `sig` (DER ECDSA-Sig-Value or RSA PKCS #1 v1.5) over the SHA-256
 -- of the first `length` bytes of `data` (default: all; no substring made).
+-- @tparam cdata ctx from `verifier`
+-- @tparam string|cdata sig the signature (a string, or a byte buffer with
+--   `sig_len`)
+-- @tparam string data
+-- @tparam[opt] number length bytes of `data` signed
+-- @tparam[opt] number sig_len bytes of `sig` (required for a buffer)
 -- @treturn boolean
-function M.verify_sha256(ctx, sig, data, length)
+function M.verify_sha256(ctx, sig, data, length, sig_len)
     C.SHA256(data, length or #data, md_buf)
-    if C.EVP_PKEY_verify(ctx, sig, #sig, md_buf, 32) == 1 then return true end
+    if C.EVP_PKEY_verify(ctx, sig, sig_len or #sig, md_buf, 32) == 1 then return true end
     C.ERR_clear_error()
     return false
 end
@@ -74,9 +80,16 @@ local key_buf = ffi_new("unsigned char[32]")
 
 --- SHA-256 of `data` (32 bytes), e.g. a cache key for a token.
 -- @tparam string data
+-- @tparam[opt] number from first byte hashed (1-based, default 1): no
+--   substring is made for a token inside a header
+-- @tparam[opt] number to last byte hashed (default #data)
 -- @treturn string
-function M.sha256(data)
-    C.SHA256(data, #data, key_buf)
+function M.sha256(data, from, to)
+    if from then
+        C.SHA256(ffi_cast("const unsigned char *", data) + (from - 1), (to or #data) - from + 1, key_buf)
+    else
+        C.SHA256(data, #data, key_buf)
+    end
     return ffi_string(key_buf, 32)
 end
 

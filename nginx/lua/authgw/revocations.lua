@@ -15,6 +15,7 @@
 
 local cjson_safe = require "cjson.safe"
 local failover = require "authgw.failover"
+local shared_doc = require "authgw.shared_doc"
 
 local type, pairs, ipairs, next, tostring = type, pairs, ipairs, next, tostring
 local ngx = ngx
@@ -25,9 +26,7 @@ local json = cjson_safe.new()
 json.decode_max_depth(8)
 json.decode_invalid_numbers(false)
 
-local conf
-local source
-local snapshot, version, fetched_at, checked_at = nil, nil, nil, -1
+local conf, source, doc
 
 --- Apply the feed's verdict rule to verified claims (same in every checker).
 -- @tparam table snap `{sessions=, subjects=, roles=}` (name -> Unix seconds)
@@ -76,8 +75,11 @@ end
 --   `max_body` (bytes), `log_interval` (s between two warnings per address)
 function M.configure(c)
     conf = c
-    source = failover.new({ name = "revocation feed", urls = c.urls, dict = c.dict, key = "rev",
-                            timeout = c.timeout, max_body = c.max_body, log_interval = c.log_interval })
+    source = failover.new("revocation feed", "rev", c)
+    -- Only the maps matter: generated_at changes every poll.
+    doc = shared_doc.new(c.dict, "rev", M.parse_snapshot, function(body)
+        return ngx.md5((body:gsub('"generated_at"%s*:%s*[-+%d%.eE]+', "")))
+    end)
 end
 
 local function poll(premature)
@@ -92,28 +94,14 @@ local function poll(premature)
     local snap, _, body = failover.fetch(source, function(_, _, b) return M.parse_snapshot(b) end)
     local err
     if snap then
-        -- Only the maps matter: generated_at changes every poll.
-        local digest = ngx.md5((body:gsub('"generated_at"%s*:%s*[-+%d%.eE]+', "")))
-        if digest ~= dict:get("rev:digest") then
-            local ok, serr = dict:set("rev:body", body)
-            if not ok then
-                err = "shared dict: " .. tostring(serr)
-            else
-                dict:set("rev:digest", digest)
-                dict:incr("rev:version", 1, 0)
-            end
-        end
-        if not err then
-            dict:set("rev:fetched_at", ngx.now())
-            dict:incr("m:rev_poll_ok", 1, 0)
-        end
+        _, err = doc:store(body)
     end
-    if not snap then
+    if snap and not err then
+        dict:incr("m:rev_poll_ok", 1, 0)
+    else
         -- Each address that failed was logged (rate-limited) by failover.fetch.
         dict:incr("m:rev_poll_failed", 1, 0)
-    elseif err then
-        dict:incr("m:rev_poll_failed", 1, 0)
-        ngx.log(ngx.WARN, "authgw: revocation feed not stored: ", err)
+        if err then ngx.log(ngx.WARN, "authgw: revocation feed not stored: ", err) end
     end
     dict:delete("rev:lock")
 end
@@ -127,31 +115,21 @@ function M.start()
 end
 
 --- The snapshot to judge tokens by, or nil when it is not trusted.
--- Reads the shared dict at most every 0.1 s; decodes only a new version.
+-- Reads the shared dict at most every 0.1 s (authgw.shared_doc); decodes
+-- only a new version.
 -- @treturn table|nil snapshot
 -- @treturn number|nil age of the last successful poll, seconds
 function M.current()
-    local now = ngx.now()
-    if now - checked_at >= 0.1 then
-        checked_at = now
-        local dict = ngx.shared[conf.dict]
-        fetched_at = dict:get("rev:fetched_at")
-        local v = dict:get("rev:version")
-        if v and v ~= version then
-            local snap = M.parse_snapshot(dict:get("rev:body"))
-            if snap then snapshot, version = snap, v end
-        end
-    end
+    local snapshot, fetched_at = doc:get()
     if not fetched_at or not snapshot then return nil, nil end
-    local age = now - fetched_at
+    local age = ngx.now() - fetched_at
     if age > conf.trust_window then return nil, age end
     return snapshot, age
 end
 
 --- Age of the last successful poll in seconds (nil: never), for metrics.
 function M.age()
-    local at = ngx.shared[conf.dict]:get("rev:fetched_at")
-    return at and (ngx.now() - at) or nil
+    return doc:age()
 end
 
 return M
