@@ -3,12 +3,14 @@
 Run from this folder: ``gunicorn --config gunicorn.conf.py "notes:create_app()"``.
 Before any worker starts, the master validates the settings (every problem
 listed, exit 2), waits for the database (``NOTES_DATABASE_WAIT`` seconds)
-and applies the migrations, so replicas never serve an old schema.
+and applies the migrations, so replicas never serve an old schema; with
+``NOTES_METRICS_BIND`` set it then serves the workers' metrics there.
 """
 
 import os
 import sys
 
+from authgw_kit import metrics
 from authgw_kit.gunicorn import service_settings
 
 # The settings every service behind the gateway shares (authgw_kit.gunicorn,
@@ -24,6 +26,15 @@ globals().update(service_settings(bind=os.environ.get("NOTES_BIND", "127.0.0.1:8
 # Worker heartbeat files in memory: works with a read-only root filesystem
 # (containers) and never waits on a slow disk.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+# Prometheus metrics (docs/operations.md "Metrics"), only when
+# NOTES_METRICS_BIND is set: each worker writes its series to
+# PROMETHEUS_MULTIPROC_DIR (prometheus-client multiprocess mode, emptied at
+# start), the master serves them all on that internal address (the hooks of
+# notes.metrics). Set before any worker imports prometheus_client.
+METRICS = bool(os.environ.get("NOTES_METRICS_BIND"))
+if METRICS:
+    metrics.ensure_multiprocess_dir("notes-metrics-")
 
 
 def on_starting(server):
@@ -44,6 +55,22 @@ def on_starting(server):
         print(f"notes: the database did not answer within {settings.database_wait} s "
               f"({exc.orig.__class__.__name__ if exc.orig else 'error'})", file=sys.stderr)
         sys.exit(1)
+    if METRICS:
+        metrics.clear_multiprocess_dir()  # series of a previous run are not ours
+
+
+def when_ready(server):
+    """Serve the workers' metrics on NOTES_METRICS_BIND (a failed bind is logged, notes still served)."""
+    if METRICS:
+        from notes.metrics import when_ready as serve_metrics
+
+        serve_metrics(server)
+
+
+def child_exit(server, worker):
+    """Drop the live gauges of a worker that exited."""
+    if METRICS:
+        metrics.mark_worker_dead(worker)
 
 
 def post_worker_init(worker):

@@ -6,9 +6,9 @@ Series: ``notes_http_requests_total{route,method,status}``,
 insufficient_scope, unavailable) and ``notes_db_pool_connections_in_use``.
 Under gunicorn each worker writes them to ``PROMETHEUS_MULTIPROC_DIR``
 (prometheus-client multiprocess mode) and the master serves them all on
-``NOTES_METRICS_BIND`` (an internal address; empty = off) through the hooks
-``on_starting_metrics``, ``when_ready`` and ``child_exit`` below, which
-``gunicorn.conf.py`` imports. The gateway never routes ``/metrics``.
+``NOTES_METRICS_BIND`` (an internal address; empty = off): ``gunicorn.conf.py``
+sets the folder and calls ``when_ready`` below (the kit's hook bodies,
+``authgw_kit.metrics``). The gateway never routes ``/metrics``.
 """
 
 from __future__ import annotations
@@ -74,14 +74,7 @@ metrics_registry = kit_metrics.metrics_registry
 start_metrics_server = kit_metrics.start_metrics_server
 
 
-# -- gunicorn hooks (gunicorn.conf.py: from notes.metrics import when_ready, child_exit) ------------
-
-
-def prepare_multiprocess_dir() -> str:
-    """Set ``PROMETHEUS_MULTIPROC_DIR`` (a fresh temporary folder unless given)
-    and empty it; call in gunicorn.conf.py before the workers start."""
-    kit_metrics.ensure_multiprocess_dir("notes-metrics-")
-    return kit_metrics.clear_multiprocess_dir()
+# -- gunicorn hook (gunicorn.conf.py calls it when NOTES_METRICS_BIND is set) -----------------------
 
 
 def when_ready(server) -> None:
@@ -90,7 +83,3 @@ def when_ready(server) -> None:
 
     kit_metrics.serve_from_master(server, load_settings().metrics_address)
 
-
-def child_exit(server, worker) -> None:
-    """gunicorn hook: drop the live gauges of a worker that exited."""
-    kit_metrics.mark_worker_dead(worker)
