@@ -60,7 +60,7 @@ def running(rpc) -> dict[str, int]:
     """{program: pid} of the programs in state RUNNING; {} when supervisord does not answer."""
     try:
         return {info["name"]: info["pid"] for info in rpc.getAllProcessInfo() if info["statename"] == "RUNNING"}
-    except OSError:
+    except (OSError, xmlrpc.client.Fault):  # not running, or shutting down
         return {}
 
 
