@@ -8,7 +8,10 @@ The core knows no framework::
     token.subject, token.permissions, token.has_permission("notes:write")
 
 Adapters: ``authgw_kit.flask`` (Flask extension), ``authgw_kit.asgi`` (ASGI
-middleware), ``authgw_kit.fastapi`` (dependencies). Reference: docs/kit.md.
+middleware), ``authgw_kit.fastapi`` (dependencies). Service plumbing shared
+with authgw's own services (imported on their own, not here):
+``authgw_kit.settings``, ``authgw_kit.metrics``, ``authgw_kit.gunicorn``,
+``authgw_kit.migrations``. Reference: docs/kit.md.
 """
 
 from .errors import (ExpiredToken, InsufficientScope, InvalidToken, MissingToken, TokenError,
