@@ -175,39 +175,39 @@ def test_timeouts_have_documented_defaults(renderer, base_env):
 
 # --- each kind of mistake ---------------------------------------------------------
 
-#: Mistakes made by one edit of NOTES: name -> (text replaced, its replacement, part of the expected problem).
-EDITS = {
-    "unknown service key": ("prefix", 'prefx = "/api/x"\nprefix', "unknown key 'prefx'"),
-    "missing name": ('name = "notes"\n', "", "missing key 'name'"),
-    "missing prefix": ('prefix = "/api/notes"\n', "", "missing key 'prefix'"),
-    "missing upstreams": ('upstreams = ["127.0.0.1:${NOTES_PORT}"]\n', "", "missing key 'upstreams'"),
-    "prefix outside /api": ('"/api/notes"', '"/notes"', "prefix '/notes'"),
-    "prefix with trailing slash": ('"/api/notes"', '"/api/notes/"', "prefix '/api/notes/'"),
-    "prefix with dot segment": ('"/api/notes"', '"/api/x/../admin"', "prefix '/api/x/../admin'"),
-    "prefix /api itself": ('"/api/notes"', '"/api"', "prefix '/api'"),
-    "address without port": ("127.0.0.1:${NOTES_PORT}", "localhost", "'localhost' is not host:port"),
-    "port zero": ("${NOTES_PORT}", "0", "port must be 1-65535"),
-    "port too large": ("${NOTES_PORT}", "70000", "port must be 1-65535"),
-    "prefix of the gateway's error pages": ('"/api/notes"', '"/api/_gateway"', "shadows the gateway's own /api/_gateway"),
-    "bad IPv4": ("127.0.0.1", "300.1.1.1", "300.1.1.1 is not an IPv4 address"),
-    "bad IPv6": ("127.0.0.1", "[::zz]", "[::zz] is not an IPv6 address"),
-    "bad host name": ("127.0.0.1", "bad_host!", "'bad_host!' is not a host name"),
-    "config injection in address": ("127.0.0.1", "a;b", "is not a host name"),
-    "empty upstreams": ('["127.0.0.1:${NOTES_PORT}"]', "[]", "upstreams: a non-empty list"),
-    "unset variable": ("${NOTES_PORT}", "${NO_SUCH_PORT}", "${NO_SUCH_PORT} is not set"),
-    "permission without action": ('"notes:read"', '"notes"', "permissions.GET: 'notes' is not of the form resource:action"),
-    "permission upper case": ('"notes:read"', '"Notes:Read"', "is not of the form resource:action"),
-    "permission with two colons": ('"notes:read"', '"notes:read:all"', "is not of the form resource:action"),
-    "permission not a string": ('"notes:read"', "1", "permissions.GET: 1 is not of the form"),
-    "unknown method": ("GET =", "FETCH =", "permissions: 'FETCH' is not a method"),
-    "lower-case method": ("GET =", "get =", "permissions: 'get' is not a method"),
-    "permissions without *": ('"*" = "notes:write"\n', "", 'say what every other method needs with "*"'),
-    "public path outside the prefix": ("upstreams", 'public = ["/api/other/x"]\nupstreams',
-                                      "public path '/api/other/x' is not below the service's prefix /api/notes"),
-    "identity_headers not a boolean": ("upstreams", 'identity_headers = "no"\nupstreams', "identity_headers: true or false"),
-    "bad service name": ('"notes"', '"Notes Service"', "name 'Notes Service'"),
-    "bad body size": ("upstreams", 'max_body_size = "lots"\nupstreams', "max_body_size 'lots'"),
-}
+#: Mistakes made by one edit of NOTES: (name, text replaced, its replacement, part of the expected problem).
+EDITS = [
+    ("unknown service key", "prefix", 'prefx = "/api/x"\nprefix', "unknown key 'prefx'"),
+    ("missing name", 'name = "notes"\n', "", "missing key 'name'"),
+    ("missing prefix", 'prefix = "/api/notes"\n', "", "missing key 'prefix'"),
+    ("missing upstreams", 'upstreams = ["127.0.0.1:${NOTES_PORT}"]\n', "", "missing key 'upstreams'"),
+    ("prefix outside /api", '"/api/notes"', '"/notes"', "prefix '/notes'"),
+    ("prefix with trailing slash", '"/api/notes"', '"/api/notes/"', "prefix '/api/notes/'"),
+    ("prefix with dot segment", '"/api/notes"', '"/api/x/../admin"', "prefix '/api/x/../admin'"),
+    ("prefix /api itself", '"/api/notes"', '"/api"', "prefix '/api'"),
+    ("address without port", "127.0.0.1:${NOTES_PORT}", "localhost", "'localhost' is not host:port"),
+    ("port zero", "${NOTES_PORT}", "0", "port must be 1-65535"),
+    ("port too large", "${NOTES_PORT}", "70000", "port must be 1-65535"),
+    ("prefix of the gateway's error pages", '"/api/notes"', '"/api/_gateway"', "shadows the gateway's own /api/_gateway"),
+    ("bad IPv4", "127.0.0.1", "300.1.1.1", "300.1.1.1 is not an IPv4 address"),
+    ("bad IPv6", "127.0.0.1", "[::zz]", "[::zz] is not an IPv6 address"),
+    ("bad host name", "127.0.0.1", "bad_host!", "'bad_host!' is not a host name"),
+    ("config injection in address", "127.0.0.1", "a;b", "is not a host name"),
+    ("empty upstreams", '["127.0.0.1:${NOTES_PORT}"]', "[]", "upstreams: a non-empty list"),
+    ("unset variable", "${NOTES_PORT}", "${NO_SUCH_PORT}", "${NO_SUCH_PORT} is not set"),
+    ("permission without action", '"notes:read"', '"notes"', "permissions.GET: 'notes' is not of the form resource:action"),
+    ("permission upper case", '"notes:read"', '"Notes:Read"', "is not of the form resource:action"),
+    ("permission with two colons", '"notes:read"', '"notes:read:all"', "is not of the form resource:action"),
+    ("permission not a string", '"notes:read"', "1", "permissions.GET: 1 is not of the form"),
+    ("unknown method", "GET =", "FETCH =", "permissions: 'FETCH' is not a method"),
+    ("lower-case method", "GET =", "get =", "permissions: 'get' is not a method"),
+    ("permissions without *", '"*" = "notes:write"\n', "", 'say what every other method needs with "*"'),
+    ("public path outside the prefix", "upstreams", 'public = ["/api/other/x"]\nupstreams',
+     "public path '/api/other/x' is not below the service's prefix /api/notes"),
+    ("identity_headers not a boolean", "upstreams", 'identity_headers = "no"\nupstreams', "identity_headers: true or false"),
+    ("bad service name", '"notes"', '"Notes Service"', "name 'Notes Service'"),
+    ("bad body size", "upstreams", 'max_body_size = "lots"\nupstreams', "max_body_size 'lots'"),
+]
 
 #: Mistakes that are not one edit of NOTES: name -> (whole routes file, part of the expected problem).
 OTHER_MISTAKES = {
@@ -221,7 +221,7 @@ OTHER_MISTAKES = {
     "service not a table array": ('service = "notes"\n', "'service' must be an array of tables"),
 }
 
-MISTAKES = {name: (NOTES.replace(old, new), expected) for name, (old, new, expected) in EDITS.items()} | OTHER_MISTAKES
+MISTAKES = {name: (NOTES.replace(old, new), expected) for name, old, new, expected in EDITS} | OTHER_MISTAKES
 
 
 @pytest.mark.parametrize("text, expected", MISTAKES.values(), ids=MISTAKES.keys())
