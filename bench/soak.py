@@ -25,9 +25,10 @@ drift), every process's RSS ends within +10 % of its value after the
 warm-up, and no process's descriptors or sockets climb (every sample of
 the last third above every sample of the first third, plus a small slack
 for keep-alive connections that come and go with the load). Before the
-warm-up, ``--prefill`` seconds of refreshes fill the bounded token caches
-of the gateway and the backend, so that their filling is not taken for a
-leak.
+warm-up, ``--prefill`` seconds of refreshes, each new access token then
+sent once to ``GET /api/ping``, fill the bounded token caches of the
+gateway and the backend (they cache checked tokens only), so that their
+filling is not taken for a leak.
 Figures of a run: docs/performance.md "Soak".
 """
 
@@ -60,7 +61,7 @@ SERVICES = ("gateway", "backend", "notes", "db", "redis", "idp", "frontend")
 #: Operation -> weight in the mix.
 MIX = {"me": 20, "ping": 15, "notes_read": 15, "refresh": 15, "notes_write": 15, "admin_read": 10, "signin": 10}
 #: Statuses each request of an operation may get; anything else is unexpected.
-EXPECTED = {"me": {200}, "ping": {200}, "notes_read": {200}, "refresh": {200}, "notes_write": {201, 204},
+EXPECTED = {"me": {200}, "ping": {200}, "notes_read": {200}, "refresh": {200}, "refresh_use": {200}, "notes_write": {201, 204},
             "admin_read": {200}, "signin": {302, 303}}
 RSS_GROWTH_MAX = 0.10
 FD_SLACK = 4  # descriptors a process may end above its post-warm-up count (keep-alive connections)
@@ -131,6 +132,11 @@ class Client:
             if answer.status_code == 200:
                 self.token = answer.json()["access_token"]
             return [answer.status_code]
+        if op == "refresh_use":  # prefill: a new token, checked once by the gateway and the backend
+            statuses = self.run("refresh", admin)
+            if statuses != [200]:
+                return statuses
+            return [200, get(f"{GATEWAY}/api/ping", headers=self._auth(), timeout=15).status_code]
         if op == "notes_write":
             created = self.http.post(f"{GATEWAY}/api/notes", headers=self._auth(), json={"title": "soak"},
                                      timeout=15)
@@ -367,7 +373,8 @@ def main() -> int:
             f"{args.minutes} min measured")
         if args.prefill:
             log(f"prefill: {args.prefill:.0f} s of refreshes (fills the token caches)")
-            minted = run_load(args.prefill, args.processes, args.threads, args.users, None, mix={"refresh": 1})
+            minted = run_load(args.prefill, args.processes, args.threads, args.users, None,
+                              mix={"refresh_use": 1})
             log(f"prefill: {len(minted)} tokens minted")
         snapshots: list[tuple[float, dict]] = []
         loadavg_before = bench.loadavg()

@@ -24,12 +24,14 @@ from pathlib import Path
 from deploylib import REPO
 
 NAME = r"([A-Z][A-Z0-9_]*)"
-PYTHON_READS = [re.compile(pattern) for pattern in (
+PYTHON_READS = [re.compile(pattern, re.MULTILINE) for pattern in (
     r"\b(?:environ|env)\.get\(\s*[\"']" + NAME + r"[\"']",
     r"\b(?:environ|env)\[\s*[\"']" + NAME + r"[\"']\s*\]",
     r"getenv\(\s*[\"']" + NAME + r"[\"']",
     r"\(\s*env\s*,\s*[\"']" + NAME + r"[\"']",
     r"\bvalidation_alias\s*=\s*[\"']" + NAME + r"[\"']",
+    # a constant naming a variable that the code then reads through it
+    r"^[A-Z0-9_]*_VARIABLE\s*=\s*[\"']" + NAME + r"[\"']",
 )]
 #: ``for name, default in (("RATELIMIT_LOGIN", "30 per minute"), ...)`` in config.py
 PYTHON_NAME_TABLE = re.compile(r"for\s+\w+\s*,\s*\w+\s+in\s+\(((?:\s*\(\s*\"[A-Z0-9_]+\"\s*,\s*\"[^\"]*\"\s*\)\s*,?)+)\s*\)")
@@ -44,7 +46,9 @@ READ_BY_COMPOSE_ITSELF = {"COMPOSE_PROFILES"}
 #: supervisor started with `env -i` still needs them); not authgw settings.
 SYSTEM_VARIABLES = {"HOME", "LANG", "LC_ALL", "PATH", "TMPDIR", "USER", "TERM"}
 
-PYTHON_FILES = ["backend/authgw/**/*.py", "backend/*.py", "backend/migrations/*.py", "scripts/render-gateway"]
+PYTHON_FILES = ["backend/authgw/**/*.py", "backend/*.py", "backend/migrations/*.py", "scripts/render-gateway",
+                # the kit's metrics module: the stack sets its folder variable
+                "kit/src/authgw_kit/metrics.py"]
 SHELL_FILES = ["backend/entrypoint.sh", "scripts/stack",
                "nginx/docker-entrypoint.sh", "nginx/docker-healthcheck.sh"]
 TEMPLATE_FILES = ["nginx/gateway.conf.template", "nginx/tls/*.template"]
