@@ -22,13 +22,14 @@ descriptors and open sockets. At the end it prints a table and exits 1
 unless: no unexpected status, the median minute p99 of the second half
 stays within ``--p99-factor`` of the first half's (stable, no upward
 drift), every process's RSS ends within +10 % of its value after the
-warm-up, and no process's descriptors or sockets climb (every sample of
-the last third above every sample of the first third, plus a small slack
-for keep-alive connections that come and go with the load). Before the
+warm-up, and no service's descriptors or sockets (summed over its
+processes) climb (every sample of the last third above every sample of the
+first third, plus a small slack for keep-alive connections that come and
+go with the load). Before the
 warm-up, ``--prefill`` seconds of refreshes, each new access token then
-sent once to ``GET /api/ping``, fill the bounded token caches of the
-gateway and the backend (they cache checked tokens only), so that their
-filling is not taken for a leak.
+sent once to ``GET /api/ping`` and ``GET /api/notes``, fill the bounded token caches of the
+gateway, the backend (``GET /api/ping``) and notes (``GET /api/notes``):
+they cache checked tokens only, and their filling is not a leak.
 Figures of a run: docs/performance.md "Soak".
 """
 
@@ -77,6 +78,49 @@ def configure_stack() -> None:
     bench.STACK_ENV.update(PORTS, STACK_DIR=str(STACK_DIR), PUBLIC_URL=f"http://localhost:{PORTS['GATEWAY_PORT']}",
                            ADMIN_EMAILS=ADMIN_EMAIL, GOOGLE_CLIENT_SECRET_FILE=str(STACK_DIR / "no-google-client.json"))
     bench.PIDFILES.clear()
+
+
+def buffer_pool(conn) -> dict:
+    """MariaDB's buffer pool: configured size and bytes of data it holds (MB)."""
+    import sqlalchemy as sa
+
+    size = conn.execute(sa.text("SELECT @@innodb_buffer_pool_size")).scalar()
+    held = conn.execute(sa.text("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_bytes_data'")).one()[1]
+    return {"pool_mb": round(int(size) / 2**20), "data_mb": round(int(held) / 2**20, 1)}
+
+
+def warm_database() -> dict:
+    """Read every index of the stack's databases once (``COUNT(*)`` forced
+    through each index), so that MariaDB's buffer pool, a cache bounded by
+    ``innodb_buffer_pool_size``, holds what the load will make it hold before
+    the baseline is taken, as the prefill does for the token caches.
+
+    Returns:
+        dict: ``{"indexes": n, "pool_mb": ..., "data_mb": ...}`` after the reads.
+    """
+    import sqlalchemy as sa
+
+    eng = bench.engine(bench.stack_settings())
+    try:
+        with eng.connect() as conn:
+            rows = conn.execute(sa.text(
+                "SELECT DISTINCT table_schema, table_name, index_name FROM information_schema.statistics "
+                "WHERE table_schema NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')")).all()
+            for schema, table, index in rows:
+                conn.execute(sa.text(f"SELECT COUNT(*) FROM `{schema}`.`{table}` FORCE INDEX (`{index}`)"))
+            return {"indexes": len(rows), **buffer_pool(conn)}
+    finally:
+        eng.dispose()
+
+
+def pool_now() -> dict:
+    """``buffer_pool`` of the soak stack's MariaDB, now."""
+    eng = bench.engine(bench.stack_settings())
+    try:
+        with eng.connect() as conn:
+            return buffer_pool(conn)
+    finally:
+        eng.dispose()
 
 
 # --- clients -----------------------------------------------------------------
@@ -132,11 +176,12 @@ class Client:
             if answer.status_code == 200:
                 self.token = answer.json()["access_token"]
             return [answer.status_code]
-        if op == "refresh_use":  # prefill: a new token, checked once by the gateway and the backend
+        if op == "refresh_use":  # prefill: a new token, checked once by the gateway, the backend and notes
             statuses = self.run("refresh", admin)
             if statuses != [200]:
                 return statuses
-            return [200, get(f"{GATEWAY}/api/ping", headers=self._auth(), timeout=15).status_code]
+            return [200, get(f"{GATEWAY}/api/ping", headers=self._auth(), timeout=15).status_code,
+                    get(f"{GATEWAY}/api/notes", headers=self._auth(), timeout=15).status_code]
         if op == "notes_write":
             created = self.http.post(f"{GATEWAY}/api/notes", headers=self._auth(), json={"title": "soak"},
                                      timeout=15)
@@ -300,6 +345,19 @@ def analyse(samples: list[tuple], start_wall: float, snapshots: list[tuple[float
                       "rss_series": [s[1][key]["rss_mb"] for s in snapshots if key in s[1]],
                       "fds_series": [s[1][key]["fds"] for s in snapshots if key in s[1]],
                       "fds_grow": grows(key, "fds"), "sockets_grow": grows(key, "sockets")})
+    # Descriptors and sockets are judged per service, summed over its
+    # processes: the kernel hands new connections to whichever nginx or
+    # gunicorn worker accepts first, so one worker's count moves with that
+    # balance while a leak grows the sum.
+    services = sorted({key.split("/")[0] for key in first})
+    totals = {}
+    for service in services:
+        entry = {}
+        for field in ("fds", "sockets"):
+            series = [sum(v[field] for k, v in snap.items() if k.split("/")[0] == service) for _, snap in snapshots]
+            entry[f"{field}_series"] = series
+            entry[f"{field}_grow"] = min(series[-third:]) > max(series[:third]) + FD_SLACK
+        totals[service] = entry
     ops_per_s = len(samples) / args.minutes / 60
     checks = {
         "no unexpected status": not unexpected,
@@ -307,10 +365,12 @@ def analyse(samples: list[tuple], start_wall: float, snapshots: list[tuple[float
             bool(window_p99) and p99_halves[1] <= args.p99_factor * p99_halves[0],
         "RSS of every process within +10 % of its post-warm-up value": all(
             "problem" not in d and d["rss_growth"] <= RSS_GROWTH_MAX for d in drift),
-        f"no growth of descriptors or sockets (last third of samples vs first third, slack {FD_SLACK})": all(
-            "problem" not in d and not d["fds_grow"] and not d["sockets_grow"] for d in drift),
+        f"no growth of descriptors or sockets per service (last third of samples vs first third, slack "
+        f"{FD_SLACK})": all("problem" not in d for d in drift)
+        and not any(t["fds_grow"] or t["sockets_grow"] for t in totals.values()),
     }
     return {"operations": len(samples), "ops_per_s": round(ops_per_s, 1), "unexpected": unexpected,
+            "service_totals": totals,
             "latency_ms": {op: {"n": len(v), "p50": round(percentile(v, 0.5) * 1000, 1),
                                 "p99": round(percentile(v, 0.99) * 1000, 1)} for op, v in per_op.items()},
             "window_p99_ms": window_p99, "p99_halves_ms": p99_halves, "processes": drift, "checks": checks}
@@ -336,6 +396,11 @@ def print_report(result: dict) -> None:
         print(f"{d['process']:<20} {d['rss_before']:>20} {d['rss_after']:>7} {d['rss_growth'] * 100:>6.1f}% "
               f"{d['rss_peak']:>7} {str(d['fds_before']) + '>' + str(d['fds_after']):>9} "
               f"{str(d['sockets_before']) + '>' + str(d['sockets_after']):>9}  {d['cmd']}")
+    print(f"\n{'service (sum of its processes)':<32} {'fds first > last sample':>24} {'sockets':>10}")
+    for name, t in a.get("service_totals", {}).items():
+        print(f"{name:<32} {str(t['fds_series'][0]) + ' > ' + str(t['fds_series'][-1]):>24} "
+              f"{str(t['sockets_series'][0]) + ' > ' + str(t['sockets_series'][-1]):>10}"
+              f"{'  GROWS' if t['fds_grow'] or t['sockets_grow'] else ''}")
     print()
     for name, ok in a["checks"].items():
         print(f"{'PASS' if ok else 'FAIL'}  {name}")
@@ -376,6 +441,7 @@ def main() -> int:
             minted = run_load(args.prefill, args.processes, args.threads, args.users, None,
                               mix={"refresh_use": 1})
             log(f"prefill: {len(minted)} tokens minted")
+            log(f"prefill: every index read once (MariaDB buffer pool): {warm_database()}")
         snapshots: list[tuple[float, dict]] = []
         loadavg_before = bench.loadavg()
 
@@ -392,7 +458,10 @@ def main() -> int:
         # connections closing after the load would hide a leak.
         start_wall = min(s[0] for s in samples)
         measured = [s for s in samples if s[0] >= start_wall + args.warmup]
+        pool_end = pool_now()
+        log(f"MariaDB buffer pool at the end: {pool_end}")
         result = {"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "minutes": args.minutes,
+                  "buffer_pool_end": pool_end,
                   "fraction": args.fraction, "capacity_ops_per_s": capacity, "target_ops_per_s": target,
                   "loadavg_before": loadavg_before, "loadavg_after": bench.loadavg(),
                   "mix": MIX, "machine": bench.machine_info()}
