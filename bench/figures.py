@@ -217,11 +217,10 @@ def gateway_phase(args, tokens_file: Path, mint_cold, workdir: Path) -> dict:
     # Cold: every request a new token; the same tokens to the open location
     # (same header sizes), so the gateway CPU difference is the check's.
     cold_seconds = max(2, round(args.duration * 0.75))
-    cold_args = type(args)(**{**vars(args), "duration": cold_seconds})
     # More tokens than the check can take in a run (~100 us of CPU each, two
     # workers); the open location gets the same file (it checks nothing, so
     # a token it sees twice changes nothing).
-    per_run = 25000 * cold_seconds
+    per_run = 40000 * cold_seconds
     cold = {"open": [], "protected": []}
     for rnd in range(args.cold_rounds):
         f = bench.write_lines(workdir / f"cold-{rnd}.txt", mint_cold(per_run))
@@ -286,7 +285,6 @@ def backend_split_phase(args, tokens_file: Path) -> dict:
                          f"X-Auth-Permissions: {','.join(claims['permissions'])}",
                          f"X-Auth-Session-Id: {claims['sid']}"])
     seconds = max(2, round(args.duration * 0.75))
-    run_args = type(args)(**{**vars(args), "duration": seconds})
     variants = {
         "public_bare": ("/api/public/ping", None, ""),
         "public_with_headers": ("/api/public/ping", tokens_file, identity),
