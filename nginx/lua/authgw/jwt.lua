@@ -9,6 +9,7 @@
 -- The rules are those of docs/gateway-lua.md ("The check, in order").
 
 local cjson_safe = require "cjson.safe"
+local ffi = require "ffi"
 local ossl = require "authgw.ossl"
 
 local type, pairs, ipairs, tostring, tonumber = type, pairs, ipairs, tostring, tonumber
@@ -73,7 +74,6 @@ do
     local decode
     local in_nginx = pcall(require, "ngx.base64") -- declares ngx_str_t and ngx_decode_base64url
     if in_nginx then
-        local ffi = require "ffi"
         local C, cast = ffi.C, ffi.cast
         local src, dst = ffi.new("ngx_str_t[1]"), ffi.new("ngx_str_t[1]")
         local NGX_ERROR = -1
@@ -87,7 +87,6 @@ do
             return tonumber(dst[0].len)
         end
     else
-        local ffi = require "ffi"
         local copy = ffi.copy
         decode = function(s, from, to, buf, cap)
             local out = lua_decode(sub(s, from, to))
@@ -112,7 +111,6 @@ do
         return true
     end
 
-    local ffi = require "ffi"
     local scratch_cap = M.MAX_TOKEN_BYTES
     local scratch = ffi.new("unsigned char[?]", scratch_cap)
     local ffi_string = ffi.string
@@ -331,7 +329,6 @@ end
 -- JOSE ECDSA signatures are r || s (RFC 7518 §3.4); OpenSSL wants DER:
 -- SEQUENCE { INTEGER r, INTEGER s }, each minimal and non-negative. Built in
 -- a byte buffer: a signature makes no Lua strings.
-local ffi = require "ffi"
 local RAW_SIG_CAP = 1040   -- bytes: an RSA-8192 signature (1024) and the decoder's slack
 local raw_sig = ffi.new("unsigned char[?]", RAW_SIG_CAP)
 local der_sig = ffi.new("unsigned char[72]")

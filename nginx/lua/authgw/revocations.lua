@@ -17,7 +17,7 @@ local cjson_safe = require "cjson.safe"
 local failover = require "authgw.failover"
 local shared_doc = require "authgw.shared_doc"
 
-local type, pairs, ipairs, next, tostring = type, pairs, ipairs, next, tostring
+local type, pairs, ipairs, next = type, pairs, ipairs, next
 local ngx = ngx
 
 local M = {}

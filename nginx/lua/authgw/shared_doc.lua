@@ -48,7 +48,6 @@ function Doc:store(body)
         dict:incr(self.k_version, 1, 0)
     end
     dict:set(self.k_fetched, ngx.now())
-    self.checked_at = -1
     return true
 end
 
