@@ -36,6 +36,7 @@ Figures of a run: docs/performance.md "Soak".
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -80,12 +81,24 @@ def configure_stack() -> None:
     bench.PIDFILES.clear()
 
 
-def buffer_pool(conn) -> dict:
-    """MariaDB's buffer pool: configured size and bytes of data it holds (MB)."""
+@contextlib.contextmanager
+def database():
+    """A connection to the soak stack's MariaDB (the backend's account), closed after use."""
+    eng = bench.engine(bench.stack_settings())
+    try:
+        with eng.connect() as conn:
+            yield conn
+    finally:
+        eng.dispose()
+
+
+def buffer_pool() -> dict:
+    """MariaDB's buffer pool now: configured size and the data it holds (MB)."""
     import sqlalchemy as sa
 
-    size = conn.execute(sa.text("SELECT @@innodb_buffer_pool_size")).scalar()
-    held = conn.execute(sa.text("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_bytes_data'")).one()[1]
+    with database() as conn:
+        size = conn.execute(sa.text("SELECT @@innodb_buffer_pool_size")).scalar()
+        held = conn.execute(sa.text("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_bytes_data'")).one()[1]
     return {"pool_mb": round(int(size) / 2**20), "data_mb": round(int(held) / 2**20, 1)}
 
 
@@ -100,27 +113,13 @@ def warm_database() -> dict:
     """
     import sqlalchemy as sa
 
-    eng = bench.engine(bench.stack_settings())
-    try:
-        with eng.connect() as conn:
-            rows = conn.execute(sa.text(
-                "SELECT DISTINCT table_schema, table_name, index_name FROM information_schema.statistics "
-                "WHERE table_schema NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')")).all()
-            for schema, table, index in rows:
-                conn.execute(sa.text(f"SELECT COUNT(*) FROM `{schema}`.`{table}` FORCE INDEX (`{index}`)"))
-            return {"indexes": len(rows), **buffer_pool(conn)}
-    finally:
-        eng.dispose()
-
-
-def pool_now() -> dict:
-    """``buffer_pool`` of the soak stack's MariaDB, now."""
-    eng = bench.engine(bench.stack_settings())
-    try:
-        with eng.connect() as conn:
-            return buffer_pool(conn)
-    finally:
-        eng.dispose()
+    with database() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT DISTINCT table_schema, table_name, index_name FROM information_schema.statistics "
+            "WHERE table_schema NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')")).all()
+        for schema, table, index in rows:
+            conn.execute(sa.text(f"SELECT COUNT(*) FROM `{schema}`.`{table}` FORCE INDEX (`{index}`)"))
+    return {"indexes": len(rows), **buffer_pool()}
 
 
 # --- clients -----------------------------------------------------------------
@@ -458,7 +457,7 @@ def main() -> int:
         # connections closing after the load would hide a leak.
         start_wall = min(s[0] for s in samples)
         measured = [s for s in samples if s[0] >= start_wall + args.warmup]
-        pool_end = pool_now()
+        pool_end = buffer_pool()
         log(f"MariaDB buffer pool at the end: {pool_end}")
         result = {"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "minutes": args.minutes,
                   "buffer_pool_end": pool_end,
