@@ -59,7 +59,6 @@ PORTS = {"GATEWAY_PORT": "47080", "BACKEND_PORT": "47000", "FRONTEND_PORT": "470
          "DB_PORT": "47307", "REDIS_PORT": "47379", "NOTES_PORT": "47200"}
 GATEWAY = f"http://localhost:{PORTS['GATEWAY_PORT']}"  # PUBLIC_URL: the login-state cookie is for this host
 ADMIN_EMAIL = "soak-admin@example.com"
-SERVICES = ("gateway", "backend", "notes", "db", "redis", "idp", "frontend")
 #: Operation -> weight in the mix.
 MIX = {"me": 20, "ping": 15, "notes_read": 15, "refresh": 15, "notes_write": 15, "admin_read": 10, "signin": 10}
 #: Statuses each request of an operation may get; anything else is unexpected.
@@ -92,13 +91,12 @@ def database():
         eng.dispose()
 
 
-def buffer_pool() -> dict:
+def buffer_pool(conn) -> dict:
     """MariaDB's buffer pool now: configured size and the data it holds (MB)."""
     import sqlalchemy as sa
 
-    with database() as conn:
-        size = conn.execute(sa.text("SELECT @@innodb_buffer_pool_size")).scalar()
-        held = conn.execute(sa.text("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_bytes_data'")).one()[1]
+    size = conn.execute(sa.text("SELECT @@innodb_buffer_pool_size")).scalar()
+    held = conn.execute(sa.text("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_bytes_data'")).one()[1]
     return {"pool_mb": round(int(size) / 2**20), "data_mb": round(int(held) / 2**20, 1)}
 
 
@@ -119,7 +117,7 @@ def warm_database() -> dict:
             "WHERE table_schema NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')")).all()
         for schema, table, index in rows:
             conn.execute(sa.text(f"SELECT COUNT(*) FROM `{schema}`.`{table}` FORCE INDEX (`{index}`)"))
-    return {"indexes": len(rows), **buffer_pool()}
+        return {"indexes": len(rows), **buffer_pool(conn)}
 
 
 # --- clients -----------------------------------------------------------------
@@ -194,7 +192,7 @@ class Client:
         raise ValueError(op)
 
 
-def _thread_loop(thread_no: int, emails: list[str], stop_at: float, interval: float | None,
+def _thread_loop(emails: list[str], stop_at: float, interval: float | None,
                  results: "mp.Queue", seed: int, mix: dict[str, int]) -> None:
     import requests
 
@@ -236,7 +234,7 @@ def _process_main(proc_no: int, threads: int, emails: list[str], stop_at_wall: f
     stop_at = time.monotonic() + (stop_at_wall - time.time())
     per_thread = max(1, len(emails) // threads)
     workers = [threading.Thread(target=_thread_loop, args=(
-        t, emails[t * per_thread:(t + 1) * per_thread] or emails[:1], stop_at, interval, results,
+        emails[t * per_thread:(t + 1) * per_thread] or emails[:1], stop_at, interval, results,
         proc_no * 1000 + t, mix)) for t in range(threads)]
     for w in workers:
         w.start()
@@ -324,10 +322,9 @@ def analyse(samples: list[tuple], start_wall: float, snapshots: list[tuple[float
     first, last = snapshots[0][1], snapshots[-1][1]
     third = max(1, len(snapshots) // 3)
 
-    def grows(key: str, field: str) -> bool:
+    def grows(series: list[int]) -> bool:
         # A leak climbs: every late sample above every early one (plus slack);
         # keep-alive connections coming and going with the load do not.
-        series = [s[1][key][field] for s in snapshots if key in s[1]]
         return min(series[-third:]) > max(series[:third]) + FD_SLACK
     drift = []
     for key, before in first.items():
@@ -342,8 +339,7 @@ def analyse(samples: list[tuple], start_wall: float, snapshots: list[tuple[float
                       "fds_before": before["fds"], "fds_after": after["fds"],
                       "sockets_before": before["sockets"], "sockets_after": after["sockets"],
                       "rss_series": [s[1][key]["rss_mb"] for s in snapshots if key in s[1]],
-                      "fds_series": [s[1][key]["fds"] for s in snapshots if key in s[1]],
-                      "fds_grow": grows(key, "fds"), "sockets_grow": grows(key, "sockets")})
+                      "fds_series": [s[1][key]["fds"] for s in snapshots if key in s[1]]})
     # Descriptors and sockets are judged per service, summed over its
     # processes: the kernel hands new connections to whichever nginx or
     # gunicorn worker accepts first, so one worker's count moves with that
@@ -355,7 +351,7 @@ def analyse(samples: list[tuple], start_wall: float, snapshots: list[tuple[float
         for field in ("fds", "sockets"):
             series = [sum(v[field] for k, v in snap.items() if k.split("/")[0] == service) for _, snap in snapshots]
             entry[f"{field}_series"] = series
-            entry[f"{field}_grow"] = min(series[-third:]) > max(series[:third]) + FD_SLACK
+            entry[f"{field}_grow"] = grows(series)
         totals[service] = entry
     ops_per_s = len(samples) / args.minutes / 60
     checks = {
@@ -457,7 +453,8 @@ def main() -> int:
         # connections closing after the load would hide a leak.
         start_wall = min(s[0] for s in samples)
         measured = [s for s in samples if s[0] >= start_wall + args.warmup]
-        pool_end = buffer_pool()
+        with database() as conn:
+            pool_end = buffer_pool(conn)
         log(f"MariaDB buffer pool at the end: {pool_end}")
         result = {"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "minutes": args.minutes,
                   "buffer_pool_end": pool_end,
