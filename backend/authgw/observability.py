@@ -313,10 +313,8 @@ class _ProcessGauges:
 
 # -- the metrics listener ----------------------------------------------------------------
 
-# The registry to expose (every process's series under gunicorn) and the
-# ``/metrics`` listener are the kit's, shared with the notes service:
+# The ``/metrics`` listener is the kit's, shared with the notes service:
 # ``start_metrics_server(address)`` takes ``Settings.metrics_address``
 # (``METRICS_BIND``, 127.0.0.1 in the native stack; None: off) and raises
 # OSError when the address cannot be bound (docs/kit.md, "Metrics").
-metrics_registry = kit_metrics.metrics_registry
 start_metrics_server = kit_metrics.start_metrics_server

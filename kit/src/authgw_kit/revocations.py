@@ -161,7 +161,7 @@ class RevocationList:
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
         self._stop = threading.Event()
-        if getattr(self, "resource", None) is not None:
+        if self.resource is not None:
             self.resource.forget_connections()
 
     def _fetch_url(self) -> Mapping[str, Any]:

@@ -66,11 +66,10 @@ def init_metrics(app: Flask) -> None:
         return response
 
 
-# The registry to expose, the /metrics listener and the gunicorn hook bodies
-# are the kit's (shared with the backend, docs/kit.md "Metrics"):
+# The /metrics listener and the gunicorn hook bodies are the kit's (shared
+# with the backend, docs/kit.md "Metrics"):
 # ``start_metrics_server(address)`` serves ``/metrics`` on ``(host, port)``
 # in a thread (None: off) and raises OSError when it cannot bind.
-metrics_registry = kit_metrics.metrics_registry
 start_metrics_server = kit_metrics.start_metrics_server
 
 
