@@ -43,7 +43,7 @@ local RSA_ALG_ID = "\48\13\6\9\42\134\72\134\247\13\1\1\1\5\0"
 
 local function b64(v)
     if type(v) ~= "string" or v == "" then return nil end
-    return jwt.b64url_decode(v)
+    return (jwt.b64url_decode(v))
 end
 
 --- Build a verification key from one JWK.

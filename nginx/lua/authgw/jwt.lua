@@ -115,12 +115,30 @@ do
     local scratch = ffi.new("unsigned char[?]", scratch_cap)
     local ffi_string = ffi.string
 
+    -- Whether the n bytes at buf are all ASCII, eight at a time (a Lua
+    -- pattern over the string costs ~2 us for a 400-byte payload).
+    local u64_ptr = ffi.typeof("const uint64_t *")
+    local HIGH_BITS = 0x8080808080808080ULL
+    local function ascii(buf, n)
+        local words, whole = ffi.cast(u64_ptr, buf), rshift(n, 3)
+        for i = 0, whole - 1 do
+            if band(words[i], HIGH_BITS) ~= 0 then return false end
+        end
+        for i = whole * 8, n - 1 do
+            if buf[i] >= 0x80 then return false end
+        end
+        return true
+    end
+
     --- Decode s[from..to] (default: all of s) to a string, or nil.
+    -- @treturn string|nil the bytes
+    -- @treturn boolean whether they are all ASCII
     b64url_decode = function(s, from, to)
         from, to = from or 1, to or #s
         if not canonical(s, from, to) then return nil end
         local n = decode(s, from, to, scratch, scratch_cap)
-        return n and ffi_string(scratch, n)
+        if not n then return nil end
+        return ffi_string(scratch, n), ascii(scratch, n)
     end
 
     --- Decode s[from..to] into the byte buffer `buf` of `cap` bytes.
@@ -136,7 +154,6 @@ M.b64url_decode = b64url_decode
 -- UTF-8 validity (RFC 3629): JSON text must be UTF-8 (RFC 8259 §8.1); the
 -- Python checkers refuse invalid UTF-8, so this one does too.
 local function valid_utf8(s)
-    if not find(s, "[\128-\255]") then return true end
     local i, n = 1, #s
     while i <= n do
         local c = byte(s, i)
@@ -168,9 +185,9 @@ end
 
 -- Decode the JSON segment s[from..to] (default: all of s).
 local function decode_json_segment(s, what, from, to)
-    local raw = b64url_decode(s, from, to)
+    local raw, ascii = b64url_decode(s, from, to)
     if not raw then return fail("malformed", "The access token " .. what .. " is not base64url.") end
-    if not valid_utf8(raw) then return fail("malformed", "The access token " .. what .. " is not UTF-8.") end
+    if not ascii and not valid_utf8(raw) then return fail("malformed", "The access token " .. what .. " is not UTF-8.") end
     -- cjson.safe returns nil, message for bad or too deeply nested JSON;
     -- pcall guards against anything else the decoder may raise.
     local ok, value = pcall(json.decode, raw)

@@ -139,6 +139,17 @@ test("invalid UTF-8 in the header is refused", function()
     assert(jwt.parse(seg('{"typ":"at+jwt","kid":"k","alg":"ES256","n":"\237\160\128"}') .. ".e30.c2ln") == nil)
     assert(jwt.parse(seg('{"typ":"at+jwt","kid":"k","alg":"ES256","n":"\195\169"}') .. ".e30.c2ln"))
 end)
+test("the ASCII scan sees a high byte in any position (whole words and the tail)", function()
+    local header = '{"typ":"at+jwt","kid":"k","alg":"ES256","n":"'
+    for pad = 0, 9 do
+        local prefix = header .. ("x"):rep(pad)
+        assert(jwt.parse(seg(prefix .. '\192\175"}') .. ".e30.c2ln") == nil, "overlong after " .. pad)
+        assert(jwt.parse(seg(prefix .. '\255"}') .. ".e30.c2ln") == nil, "0xFF after " .. pad)
+        assert(jwt.parse(seg(prefix .. '\195\169"}') .. ".e30.c2ln"), "valid e-acute after " .. pad)
+        local raw, ascii = jwt.b64url_decode(seg(prefix .. '\195\169"}'))
+        assert(raw and ascii == false and select(2, jwt.b64url_decode(seg(prefix .. '"}'))) == true)
+    end
+end)
 test("arrays of strings: lists only", function()
     assert(jwt.is_array_of_strings({ "a", "b" }) and jwt.is_array_of_strings({}))
     assert(not jwt.is_array_of_strings({ a = "b" }) and not jwt.is_array_of_strings({ "a", 1 }))
