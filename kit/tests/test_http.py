@@ -62,3 +62,77 @@ def test_the_pollers_use_it_and_the_feed_forgets_its_connection_after_a_fork(htt
     feed._reset_after_fork()  # what os.register_at_fork runs in the child
     assert feed.resource._own is None
     assert RevocationList(fetch=dict, background=False).resource is None
+
+
+# --- several backend replicas (docs/kit.md "Several backends") -------------------------
+
+def dead_url(path: str) -> str:
+    """A URL on 127.0.0.1 where nothing listens (connection refused)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}{path}"
+
+
+def test_url_lists_are_split_on_commas_and_white_space():
+    from authgw_kit._http import url_list
+
+    assert url_list("http://a/x") == ("http://a/x",)
+    assert url_list(" http://a/x, http://b/x\thttp://c/x ,") == ("http://a/x", "http://b/x", "http://c/x")
+    assert url_list(["http://a/x", " ", "http://b/x"]) == ("http://a/x", "http://b/x")
+    with pytest.raises(ValueError):
+        JSONResource(" , ", 1)
+
+
+def test_a_dead_replica_is_skipped_and_the_next_fetch_starts_at_the_one_that_answered(http_server):
+    http_server.serve("/b/doc", {"replica": "b"})
+    dead, good = dead_url("/a/doc"), http_server.url("/b/doc")
+    session = CountingSession()
+    resource = JSONResource(f"{dead}, {good}", 1, session)
+    assert resource.url == dead
+    assert resource.get()[0] == {"replica": "b"}
+    assert resource.url == good and [url for url, _ in session.calls] == [dead, good]
+    session.calls.clear()
+    resource.get()
+    assert [url for url, _ in session.calls] == [good]  # the dead one is not asked first again
+
+
+def test_error_statuses_and_bad_bodies_fall_over_too_and_wrap_around(http_server):
+    first, second = http_server.url("/a/doc"), http_server.url("/b/doc")
+    http_server.serve("/a/doc", {"replica": "a"})
+    http_server.serve("/b/doc", {"replica": "b"})
+    resource = JSONResource([first, second], 1)
+    assert resource.get()[0] == {"replica": "a"}
+    http_server.serve("/a/doc", {"error": "service_unavailable"}, status=503)
+    assert resource.get()[0] == {"replica": "b"} and resource.url == second
+    http_server.serve("/b/doc", b"<html>not json")
+    http_server.serve("/a/doc", {"replica": "a"})
+    assert resource.get()[0] == {"replica": "a"} and resource.url == first  # wrapped around
+
+
+def test_the_fetch_fails_only_when_every_replica_fails(http_server):
+    http_server.serve("/b/doc", {"error": "service_unavailable"}, status=503)
+    resource = JSONResource([dead_url("/a/doc"), http_server.url("/b/doc")], 1)
+    with pytest.raises(requests.HTTPError):  # the last replica's error
+        resource.get()
+    assert http_server.hits["/b/doc"] == 1
+
+
+def test_the_pollers_and_the_environment_take_several_urls(http_server):
+    from authgw_kit import TokenVerifier
+
+    http_server.serve("/b/rev", {"sessions": {"s1": 1}})
+    feed = RevocationList([dead_url("/a/rev"), http_server.url("/b/rev")], http_timeout=0.5, background=False)
+    assert feed.refresh_now() and feed.snapshot.sessions == {"s1": 1}
+    jwks = [dead_url("/a/jwks"), http_server.url("/b/jwks")]
+    http_server.serve("/b/jwks", {"keys": []})
+    assert JWKSClient(jwks).fetch_data() == ({"keys": []}, None)
+    environ = {"AUTHGW_ISSUER": "https://issuer", "AUTHGW_JWKS_URL": " , ".join(jwks),
+               "AUTHGW_REVOCATIONS_URL": "http://127.0.0.1:8000/api/internal/revocations"}
+    verifier = TokenVerifier.from_env(environ)
+    assert verifier.keys.resource.urls == tuple(jwks)
+    assert verifier.revocations.resource.urls == ("http://127.0.0.1:8000/api/internal/revocations",)
+    with pytest.raises(ValueError, match="AUTHGW_JWKS_URL must be an http"):
+        TokenVerifier.from_env({**environ, "AUTHGW_JWKS_URL": f"{jwks[0]}, ftp://elsewhere/jwks"})

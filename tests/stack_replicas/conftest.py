@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from stacklib import ROOT, LoginResult, browser_login, unique_email
+from stacklib import ROOT, LoginResult, browser_login, stack, unique_email
 
 GATEWAY_PORT = int(os.environ.get("GATEWAY_PORT", "8080"))
 BACKEND_PORT = int(os.environ.get("BACKEND_PORT", "8000"))
@@ -29,6 +29,7 @@ GATEWAYS = (f"http://localhost:{GATEWAY_PORT}",
             f"http://localhost:{os.environ.get('GATEWAY2_PORT', GATEWAY_PORT + 2)}")
 BACKENDS = (f"http://127.0.0.1:{BACKEND_PORT}",
             f"http://127.0.0.1:{os.environ.get('BACKEND2_PORT', BACKEND_PORT + 1)}")
+NOTES = f"http://127.0.0.1:{os.environ.get('NOTES_PORT', '8200')}"  # the notes service itself, no gateway
 
 
 def client_address() -> str:
@@ -72,3 +73,7 @@ def replicas_up():
     for conf in ("gateway.conf", "gateway2.conf"):
         text = (stack_dir / "nginx" / conf).read_text()
         assert f"http://{second}/api/internal/revocations" in text, f"{conf} does not poll {second}"
+    notes_pid = stack("pid", "notes").stdout.strip()
+    environ = Path(f"/proc/{notes_pid}/environ").read_bytes().split(b"\0")
+    feed = next(v for v in environ if v.startswith(b"AUTHGW_REVOCATIONS_URL=")).decode()
+    assert f"http://{second}/api/internal/revocations" in feed, f"the notes service does not poll {second}: {feed}"

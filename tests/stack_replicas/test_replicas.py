@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import BACKENDS, GATEWAYS, client_address, sign_in, status
+from conftest import BACKENDS, GATEWAYS, NOTES, client_address, sign_in, status
 from stacklib import ROOT, stack, wait_until
 
 ORIGINS = {"gateway": GATEWAYS[0], "gateway2": GATEWAYS[1], "backend": BACKENDS[0], "backend2": BACKENDS[1]}
@@ -49,26 +49,29 @@ def test_revocation_through_one_instance_is_honoured_by_all_within_5s(where):
     print(f"\nlogout through {where}: refused by all four after {took:.2f} s")
 
 
-def test_gateways_poll_the_second_backend_while_the_first_is_frozen():
+def test_gateways_and_notes_poll_the_second_backend_while_the_first_is_frozen():
     """With the first backend SIGSTOPped, a session revoked on the second is
-    refused by both gateways within 5 s (their feed comes from the second
-    now), valid tokens keep reaching notes at once, and the first backend's
-    failures cost one warning line, not one per poll."""
+    refused within 5 s by both gateways and by the notes service's own check
+    (their feeds come from the second now), valid tokens keep reaching notes
+    at once, and the first backend's failures cost one warning line, not one
+    per poll."""
     valid, revoked = sign_in(), sign_in()
     log_path = Path(os.environ.get("STACK_DIR", ROOT / ".stack")) / "log" / "gateway-error.log"
     log_start = log_path.stat().st_size if log_path.exists() else 0
-    for gateway in GATEWAYS:
-        assert status(gateway, "/api/notes", revoked.access_token) == 200
+    origins = (*GATEWAYS, NOTES)
+    for origin in origins:
+        assert status(origin, "/api/notes", revoked.access_token) == 200
     stack("freeze", "backend")
     try:
         frozen_at = time.monotonic()
         logout(BACKENDS[1], revoked.access_token)
         refused, took = wait_until(
-            lambda: all(status(g, "/api/notes", revoked.access_token) == 401 for g in GATEWAYS), REVOCATION_DEADLINE)
-        assert refused, f"a gateway still accepts the revoked session {took:.1f} s after the logout"
-        for gateway in GATEWAYS:
+            lambda: all(status(o, "/api/notes", revoked.access_token) == 401 for o in origins), REVOCATION_DEADLINE)
+        still = [o for o in origins if status(o, "/api/notes", revoked.access_token) != 401]
+        assert refused, f"{still} still accept the revoked session {took:.1f} s after the logout"
+        for origin in origins:
             started = time.monotonic()
-            assert status(gateway, "/api/notes", valid.access_token) == 200
+            assert status(origin, "/api/notes", valid.access_token) == 200
             assert time.monotonic() - started < 1.0, "a request waited on the frozen backend"
         time.sleep(max(0.0, 6.0 - (time.monotonic() - frozen_at)))  # several polls while frozen
         with log_path.open("rb") as log:

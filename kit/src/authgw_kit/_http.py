@@ -2,31 +2,60 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import re
+from typing import Any, Mapping, Sequence
 
 import requests
 
 
+def url_list(value: str | Sequence[str]) -> tuple[str, ...]:
+    """One URL, several separated by commas or white space, or a sequence of them.
+
+    Returns:
+        tuple[str, ...]: the URLs, in order, empty entries dropped.
+    """
+    parts = re.split(r"[\s,]+", value) if isinstance(value, str) else list(value)
+    return tuple(part.strip() for part in parts if part and part.strip())
+
+
 class JSONResource:
-    """A JSON document fetched with ``GET`` (``Accept: application/json``).
+    """A JSON document fetched with ``GET`` (``Accept: application/json``),
+    from one URL or from several (replicas of the backend, docs/kit.md
+    "Several backends").
+
+    With several URLs a fetch starts at the one that answered last and tries
+    the others in turn; it fails only when every one fails, after at most
+    ``len(urls) * timeout`` seconds.
 
     Args:
-        url (str): where the document is.
-        timeout (float): connect and read timeout of each fetch, seconds.
+        url (str | Sequence[str]): where the document is: one URL, several
+            separated by commas or white space, or a sequence of URLs.
+        timeout (float): connect and read timeout of each attempt, seconds.
         session (requests.Session | None): HTTP session to use (tests);
             without one, a fetch opens its own connection, or with
             ``keep_alive`` reuses one held by this object.
         keep_alive (bool): keep a connection between fetches (a poller
             asking every second); :meth:`forget_connections` drops it.
+
+    Raises:
+        ValueError: no URL given.
     """
 
-    def __init__(self, url: str, timeout: float, session: requests.Session | None = None, *,
+    def __init__(self, url: str | Sequence[str], timeout: float, session: requests.Session | None = None, *,
                  keep_alive: bool = False):
-        self.url = url
+        self.urls = url_list(url)
+        if not self.urls:
+            raise ValueError("JSONResource needs at least one URL")
         self.timeout = float(timeout)
         self.keep_alive = keep_alive
         self._given = session
         self._own: requests.Session | None = None
+        self._current = 0
+
+    @property
+    def url(self) -> str:
+        """The URL the next fetch starts with (the one that answered last)."""
+        return self.urls[self._current]
 
     def get(self) -> tuple[Any, Mapping[str, str]]:
         """Fetch the document.
@@ -36,17 +65,30 @@ class JSONResource:
             (case-insensitive mapping).
 
         Raises:
-            requests.RequestException: the request failed or the status is not 2xx.
-            ValueError: the body is not JSON.
+            requests.RequestException: every URL failed or answered a status
+                other than 2xx (the last URL's error).
+            ValueError: every URL failed, the last with a body that is not JSON.
         """
         session: Any = self._given
         if session is None and self.keep_alive:
             if self._own is None:
                 self._own = requests.Session()
             session = self._own
-        response = (session or requests).get(self.url, timeout=self.timeout, headers={"Accept": "application/json"})
-        response.raise_for_status()
-        return response.json(), response.headers
+        start, count = self._current, len(self.urls)
+        for step in range(count):
+            index = (start + step) % count
+            try:
+                response = (session or requests).get(self.urls[index], timeout=self.timeout,
+                                                      headers={"Accept": "application/json"})
+                response.raise_for_status()
+                document = response.json()
+            except (requests.RequestException, ValueError):
+                if step == count - 1:
+                    raise
+                continue
+            self._current = index
+            return document, response.headers
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
     def forget_connections(self) -> None:
         """Drop the kept connection (after a fork: the parent's socket is not ours)."""

@@ -24,12 +24,12 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Protocol
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 import jwt
 import requests
 
-from ._http import JSONResource
+from ._http import JSONResource, url_list
 from .errors import VerifierUnavailable
 
 log = logging.getLogger("authgw_kit")
@@ -166,7 +166,9 @@ class JWKSClient:
     once per ``refetch_interval``).
 
     Args:
-        url (str): the JWK Set URL (``.../.well-known/jwks.json``).
+        url (str | Sequence[str]): the JWK Set URL (``.../.well-known/jwks.json``),
+            or the URLs of several backend replicas, tried in turn from the
+            one that answered last (:class:`JSONResource`).
         cache_lifespan (float): seconds to keep a set whose response has no
             ``max-age`` (default 300).
         min_lifespan, max_lifespan (float): bounds on any lifetime, seconds
@@ -180,11 +182,11 @@ class JWKSClient:
         clock (Callable[[], float]): monotonic seconds (tests).
     """
 
-    def __init__(self, url: str, *, cache_lifespan: float = 300.0, min_lifespan: float = 60.0,
+    def __init__(self, url: str | Sequence[str], *, cache_lifespan: float = 300.0, min_lifespan: float = 60.0,
                  max_lifespan: float = 3600.0, refetch_interval: float = 5.0, http_timeout: float = 2.0,
                  algorithms: Iterable[str] = ("ES256", "RS256"), session: requests.Session | None = None,
                  clock: Callable[[], float] = time.monotonic):
-        if not url:
+        if not url_list(url or ""):
             raise ValueError("JWKSClient needs the JWK Set URL")
         self.resource = JSONResource(url, http_timeout, session)
         self.cache_lifespan = float(cache_lifespan)
@@ -215,7 +217,7 @@ class JWKSClient:
 
     @property
     def url(self) -> str:
-        """The JWK Set URL."""
+        """The JWK Set URL (with several: the one that answered last)."""
         return self.resource.url
 
     def _refresh_locked(self) -> bool:

@@ -30,7 +30,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 
 from ._http import JSONResource
@@ -114,7 +114,10 @@ class RevocationList:
     Give exactly one of ``url`` or ``fetch``.
 
     Args:
-        url (str | None): the feed URL (``http://127.0.0.1:8000/api/internal/revocations``).
+        url (str | Sequence[str] | None): the feed URL
+            (``http://127.0.0.1:8000/api/internal/revocations``), or the URLs
+            of several backend replicas, tried in turn from the one that
+            answered last (:class:`JSONResource`).
         fetch (Callable[[], Mapping] | None): returns a snapshot dict
             (the backend passes one reading its database); may raise any
             Exception to report a failed poll.
@@ -132,7 +135,7 @@ class RevocationList:
             non-positive interval.
     """
 
-    def __init__(self, url: str | None = None, *, fetch: Callable[[], Mapping[str, Any]] | None = None,
+    def __init__(self, url: str | Sequence[str] | None = None, *, fetch: Callable[[], Mapping[str, Any]] | None = None,
                  poll_interval: float = 1.0, trust_window: float = 60.0, http_timeout: float = 2.0,
                  retry_after: int = 5, clock: Callable[[], float] = time.monotonic, background: bool = True):
         if (url is None) == (fetch is None):

@@ -6,10 +6,11 @@ import hashlib
 import os
 import threading
 import time
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from cachetools import TLRUCache
 
+from ._http import url_list
 from .errors import InvalidToken, MissingToken
 from .keys import JWKSClient, KeySource
 from .revocations import RevocationList
@@ -29,9 +30,12 @@ class TokenVerifier:
     Args:
         issuer (str): required ``iss``.
         audience (str): required ``aud`` (equal, or in an array).
-        jwks_url (str | None): JWK Set URL, read by a :class:`JWKSClient`.
+        jwks_url (str | Sequence[str] | None): JWK Set URL, read by a
+            :class:`JWKSClient`; several (backend replicas, separated by
+            commas or white space, or a sequence) are tried in turn.
         keys (KeySource | None): a key source instead (``StaticKeys``...).
-        revocations_url (str | None): the backend's revocation feed URL.
+        revocations_url (str | Sequence[str] | None): the backend's
+            revocation feed URL, or those of several replicas, likewise.
         revocations (RevocationList | None): a revocation list instead.
         algorithms (Iterable[str]): algorithms accepted (default ``("ES256",)``).
         leeway (float): clock skew on ``exp``/``nbf``/``iat``, seconds (default 30).
@@ -47,8 +51,8 @@ class TokenVerifier:
         ValueError: a required argument is missing or contradictory.
     """
 
-    def __init__(self, *, issuer: str, audience: str, jwks_url: str | None = None,
-                 keys: KeySource | None = None, revocations_url: str | None = None,
+    def __init__(self, *, issuer: str, audience: str, jwks_url: str | Sequence[str] | None = None,
+                 keys: KeySource | None = None, revocations_url: str | Sequence[str] | None = None,
                  revocations: RevocationList | None = None, algorithms: Iterable[str] = ("ES256",),
                  leeway: float = LEEWAY_SECONDS, trust_window: float = 60.0, poll_interval: float = 1.0,
                  http_timeout: float = 2.0, cache_size: int = 4096, clock: Callable[[], float] = time.time):
@@ -88,7 +92,9 @@ class TokenVerifier:
 
         Reads ``AUTHGW_ISSUER``, ``AUTHGW_AUDIENCE`` (default ``api``),
         ``AUTHGW_JWKS_URL``, ``AUTHGW_REVOCATIONS_URL`` (all required but
-        the audience), ``AUTHGW_TRUST_WINDOW`` (seconds, default 60),
+        the audience; each one URL, or the URLs of several backend replicas
+        separated by commas or white space), ``AUTHGW_TRUST_WINDOW``
+        (seconds, default 60),
         ``AUTHGW_ALGORITHMS`` (comma-separated, default ``ES256``).
 
         Args:
@@ -109,8 +115,11 @@ class TokenVerifier:
             value = env.get(name, "").strip()
             if not value:
                 problems.append(f"{name} is required")
-            elif arg != "issuer" and not value.startswith(("http://", "https://")):
-                problems.append(f"{name} must be an http(s) URL")
+            elif arg != "issuer":
+                urls = url_list(value)
+                if not all(u.startswith(("http://", "https://")) for u in urls):
+                    problems.append(f"{name} must be an http(s) URL, or several separated by commas")
+                value = urls[0] if len(urls) == 1 else urls
             values[arg] = value
         values["audience"] = env.get("AUTHGW_AUDIENCE", "api").strip() or "api"
         try:
