@@ -55,6 +55,18 @@ local DEFAULTS = {
     log_interval = 10,
 }
 
+-- What each number of DEFAULTS may be; every one not named is seconds > 0.
+local KINDS = {
+    cache_size = "count", negative_cache_size = "count", revocations_max_body = "count",
+    bad_signature_limit = "limit", leeway = "margin", log_interval = "margin",
+}
+local KIND_RULES = {
+    count = { "a whole number >= 1", function(v) return v >= 1 and v % 1 == 0 end },
+    limit = { "a whole number >= 0 (0: off)", function(v) return v >= 0 and v % 1 == 0 end },
+    margin = { "a number of seconds >= 0", function(v) return v >= 0 end },
+    seconds = { "a number of seconds > 0", function(v) return v > 0 end },
+}
+
 local CHALLENGE_MISSING = 'Bearer realm="api"'
 local CHALLENGE_INVALID = 'Bearer realm="api", error="invalid_token"'
 local CHALLENGE_SCOPE = 'Bearer realm="api", error="insufficient_scope"'
@@ -100,8 +112,12 @@ function M.init(opts)
         urls[k] = list
     end
     for k, v in pairs(DEFAULTS) do
-        if type(v) == "number" and (type(c[k]) ~= "number" or c[k] < 0) then
-            problems[#problems + 1] = k .. " must be a number >= 0"
+        if type(v) == "number" then
+            local rule = KIND_RULES[KINDS[k] or "seconds"]
+            local n = c[k]
+            if type(n) ~= "number" or n ~= n or n == math.huge or not rule[2](n) then
+                problems[#problems + 1] = k .. " must be " .. rule[1]
+            end
         end
     end
     if type(c.trust_window) == "number" and type(c.poll_interval) == "number" and c.trust_window <= c.poll_interval then

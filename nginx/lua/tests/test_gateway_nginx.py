@@ -571,13 +571,13 @@ def token_free(text: str, token: str) -> bool:
     return token.split(".")[1] not in text and token.split(".")[2] not in text
 
 
-def test_url_settings_are_validated(tmp_path):
-    """A bad entry in a URL list stops nginx at start with the setting's name."""
+def test_url_and_number_settings_are_validated(tmp_path):
+    """A bad entry in a URL list, or a number out of its range, stops nginx
+    at start with the setting's name (every problem at once)."""
     conf = NGINX_CONF.format(
         user="user root;" if os.geteuid() == 0 else "", dir=tmp_path, lua=LUA_DIR, tests=LUA_DIR / "tests",
         issuer=ISSUER, audience=AUDIENCE, jwks_url='{"http://127.0.0.1:1/jwks", 7}', rev_url="{}",
-        trust=TRUST_WINDOW, poll=POLL_INTERVAL, badsig=BAD_SIGNATURE_LIMIT, unknown_kid=UNKNOWN_KID_INTERVAL,
-        port=NGINX_PORT + 3)
+        trust=TRUST_WINDOW, poll=POLL_INTERVAL, badsig=1.5, unknown_kid=0, port=NGINX_PORT + 3)
     (tmp_path / "nginx.conf").write_text(conf)
     # init_by_lua runs when nginx starts (not under `nginx -t`).
     out = subprocess.run(["nginx", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;"],
@@ -585,3 +585,5 @@ def test_url_settings_are_validated(tmp_path):
     assert out.returncode != 0
     assert "jwks_url entry 2 must be an http:// or https:// URL" in out.stderr
     assert "revocations_url must be a URL or a non-empty list of URLs" in out.stderr
+    assert "bad_signature_limit must be a whole number >= 0 (0: off)" in out.stderr
+    assert "unknown_kid_interval must be a number of seconds > 0" in out.stderr
