@@ -446,6 +446,43 @@ def expect_status(base: str, path: str, token: str | None, status: int) -> None:
 
 # --- sign-in -----------------------------------------------------------------------
 
+def browser_sign_in(http, base: str, email: str, timeout: float = 10) -> tuple[list, str | None]:
+    """A browser's sign-in through the gateway and the dev IdP: login, the
+    IdP's answer, the callback (bench and soak).
+
+    Args:
+        http: a ``requests.Session`` (keeps the login-state cookie).
+        base: the gateway's URL (``localhost``: the callback comes back to
+            PUBLIC_URL's host).
+        email: the dev IdP's ``login_hint``.
+        timeout: seconds per request.
+
+    Returns:
+        (statuses, access_token): the status of each request made (the
+        flow stops at the first unexpected one; ``"no access token"`` is
+        appended when the callback's 303 carries none) and the access token
+        of the callback's fragment, or None.
+
+    Raises:
+        requests.RequestException: a request failed.
+    """
+    start = http.get(f"{base}/api/auth/login", params={"login_hint": email, "next": "/"},
+                     allow_redirects=False, timeout=timeout)
+    statuses = [start.status_code]
+    if start.status_code != 302:
+        return statuses, None
+    at_idp = http.get(start.headers["Location"], allow_redirects=False, timeout=timeout)
+    statuses.append(at_idp.status_code)
+    if at_idp.status_code not in (302, 303):
+        return statuses, None
+    callback = http.get(at_idp.headers["Location"], allow_redirects=False, timeout=timeout)
+    statuses.append(callback.status_code)
+    token = parse_qs(urlsplit(callback.headers.get("Location", "")).fragment).get("access_token", [None])[0]
+    if token is None and callback.status_code == 303:
+        statuses.append("no access token")  # 303 /login?error=...: a failed sign-in
+    return statuses, token
+
+
 def _signin_worker(base: str, deadline: float, emails: list[str], queue) -> None:
     import requests
 
@@ -458,17 +495,13 @@ def _signin_worker(base: str, deadline: float, emails: list[str], queue) -> None
         try:
             with requests.Session() as http:
                 http.headers["User-Agent"] = "authgw-bench"
-                start = http.get(f"{base}/api/auth/login", params={"login_hint": email, "next": "/"},
-                                 allow_redirects=False, timeout=10)
-                at_idp = http.get(start.headers["Location"], allow_redirects=False, timeout=10)
-                callback = http.get(at_idp.headers["Location"], allow_redirects=False, timeout=10)
-                fragment = parse_qs(urlsplit(callback.headers.get("Location", "")).fragment)
-                if callback.status_code == 303 and fragment.get("access_token") and http.cookies.get("refresh_token"):
+                statuses, token = browser_sign_in(http, base, email)
+                if token and statuses[-1] == 303 and http.cookies.get("refresh_token"):
                     ok += 1
                     latencies.append(time.monotonic() - started)
                 else:
                     failed += 1
-        except (requests.RequestException, KeyError):
+        except (requests.RequestException, KeyError):  # KeyError: a redirect without Location
             failed += 1
     queue.put({"ok": ok, "failed": failed, "latencies": latencies})
 

@@ -48,7 +48,6 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench  # noqa: E402  (the bench's stack helpers and process accounting)
@@ -134,23 +133,10 @@ class Client:
         self.token = ""
 
     def sign_in(self) -> list[int]:
-        """The browser flow; statuses of its three requests (the token kept on success)."""
-        start = self.http.get(f"{GATEWAY}/api/auth/login", params={"login_hint": self.email, "next": "/"},
-                              allow_redirects=False, timeout=15)
-        statuses = [start.status_code]
-        if start.status_code != 302:
-            return statuses
-        at_idp = self.http.get(start.headers["Location"], allow_redirects=False, timeout=15)
-        statuses.append(at_idp.status_code)
-        if at_idp.status_code not in (302, 303):
-            return statuses
-        callback = self.http.get(at_idp.headers["Location"], allow_redirects=False, timeout=15)
-        statuses.append(callback.status_code)
-        fragment = parse_qs(urlsplit(callback.headers.get("Location", "")).fragment)
-        if fragment.get("access_token"):
-            self.token = fragment["access_token"][0]
-        elif callback.status_code == 303:
-            statuses.append("no access token")  # 303 /login?error=...: a failed sign-in
+        """The browser flow; statuses of its requests (the token kept on success)."""
+        statuses, token = bench.browser_sign_in(self.http, GATEWAY, self.email, timeout=15)
+        if token:
+            self.token = token
         return statuses
 
     def _auth(self) -> dict:
