@@ -330,6 +330,8 @@ def operation(summary: str, *, tag: str, responses: dict[int, dict], public: boo
         codes.add(403)
     if body is not None:
         codes |= {400, 413, 415}
+    if parameters:
+        codes.add(414)  # the gateway's answer to an over-long path and query
     result: dict[str, Any] = {"summary": summary, "tags": [tag],
                               "responses": {str(code): response for code, response in responses.items()}}
     for code in sorted(codes):
@@ -343,7 +345,6 @@ def operation(summary: str, *, tag: str, responses: dict[int, dict], public: boo
         result["description"] = (description + "\n\n" if description else "") + f"Needs the permission `{permission}`."
     if parameters:
         result["parameters"] = list(parameters)
-        result["responses"].setdefault("414", {"$ref": "#/components/responses/URITooLong"})
     if body is not None:
         media: dict[str, Any] = {"schema": body.__name__}
         if body_example is not None:

@@ -185,3 +185,14 @@ def test_protected_resource_metadata_follows_rfc_9728(client, document):
     assert body["authorization_servers"] == ["http://localhost:8080"]
     assert body["bearer_methods_supported"] == ["header"]
     assert_matches(document, "/.well-known/oauth-protected-resource", "get", response)
+
+
+def test_operations_with_parameters_document_the_gateways_414(document):
+    """A path or query the gateway finds too long is its 414 (uri_too_long)."""
+    with_parameters = 0
+    for path, item in document["paths"].items():
+        for method, op in item.items():
+            if method in METHODS and op.get("parameters"):
+                with_parameters += 1
+                assert op["responses"].get("414") == {"$ref": "#/components/responses/URITooLong"}, (method, path)
+    assert with_parameters >= 5
