@@ -62,9 +62,9 @@ def on_starting(server):
 def when_ready(server):
     """Serve the workers' metrics on NOTES_METRICS_BIND (a failed bind is logged, notes still served)."""
     if METRICS:
-        from notes.metrics import when_ready as serve_metrics
+        from notes.config import load_settings
 
-        serve_metrics(server)
+        metrics.serve_from_master(server, load_settings().metrics_address)
 
 
 def child_exit(server, worker):

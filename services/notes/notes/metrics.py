@@ -7,8 +7,8 @@ insufficient_scope, unavailable) and ``notes_db_pool_connections_in_use``.
 Under gunicorn each worker writes them to ``PROMETHEUS_MULTIPROC_DIR``
 (prometheus-client multiprocess mode) and the master serves them all on
 ``NOTES_METRICS_BIND`` (an internal address; empty = off): ``gunicorn.conf.py``
-sets the folder and calls ``when_ready`` below (the kit's hook bodies,
-``authgw_kit.metrics``). The gateway never routes ``/metrics``.
+sets the folder and calls the kit's hook bodies (``authgw_kit.metrics``).
+The gateway never routes ``/metrics``.
 """
 
 from __future__ import annotations
@@ -71,14 +71,3 @@ def init_metrics(app: Flask) -> None:
 # ``start_metrics_server(address)`` serves ``/metrics`` on ``(host, port)``
 # in a thread (None: off) and raises OSError when it cannot bind.
 start_metrics_server = kit_metrics.start_metrics_server
-
-
-# -- gunicorn hook (gunicorn.conf.py calls it when NOTES_METRICS_BIND is set) -----------------------
-
-
-def when_ready(server) -> None:
-    """gunicorn hook: serve the workers' metrics on ``NOTES_METRICS_BIND``."""
-    from .config import load_settings
-
-    kit_metrics.serve_from_master(server, load_settings().metrics_address)
-
