@@ -570,7 +570,7 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: str |
         # any character and lives in a file only its readers can open, e.g.
         # the one compose's ``db-init`` generates on the first start.
         database_url = url_with_password_file(env.database_url, env.database_password_file,
-                                              "DATABASE_PASSWORD_FILE", problems, bad_url=BAD_DATABASE_URL)
+                                              "DATABASE_PASSWORD_FILE", problems)
     else:
         database_url = env.database_url
     if not any(problem.startswith(("DATABASE_URL", "DATABASE_PASSWORD_FILE")) for problem in problems):

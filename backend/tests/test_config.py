@@ -142,6 +142,15 @@ def test_unusable_database_password_file_is_refused_naming_it(production_env, tm
     assert len(problems) == 1 and "DATABASE_PASSWORD_FILE" in problems[0] and str(path) in problems[0]
 
 
+def test_a_database_url_that_does_not_parse_is_reported_once_with_a_password_file(production_env, tmp_path):
+    password_file = tmp_path / "mysql-password"
+    password_file.write_text("from-file", encoding="utf-8")
+    production_env["DATABASE_PASSWORD_FILE"] = str(password_file)
+    production_env["DATABASE_URL"] = "not a url"
+    problems = [p for p in problems_of(production_env, tmp_path) if p.startswith("DATABASE_")]
+    assert problems == ["DATABASE_URL is not a SQLAlchemy URL (e.g. mysql+pymysql://app@db:3306/auth?charset=utf8mb4)"]
+
+
 def test_database_password_file_is_reported_along_with_every_other_problem(production_env, tmp_path):
     production_env["DATABASE_PASSWORD_FILE"] = str(tmp_path / "absent")
     del production_env["SECRET_KEY"]

@@ -96,8 +96,7 @@ def read_secret_file(path: str | os.PathLike[str], variable: str, problems: list
     return secret
 
 
-def url_with_password_file(url: str, path: str | os.PathLike[str], variable: str, problems: list[str], *,
-                           bad_url: str | None = None) -> str:
+def url_with_password_file(url: str, path: str | os.PathLike[str], variable: str, problems: list[str]) -> str:
     """Return the SQLAlchemy database URL ``url`` with its password read from the file ``path``.
 
     The password may hold any character (SQLAlchemy escapes it in the
@@ -108,9 +107,8 @@ def url_with_password_file(url: str, path: str | os.PathLike[str], variable: str
         path: the password file (trailing line breaks dropped).
         variable: the variable that named the file, for problem sentences
             (:func:`read_secret_file`).
-        problems: list a problem is appended to when the file cannot be used.
-        bad_url: problem sentence appended when ``url`` is not a SQLAlchemy
-            URL; None when the URL's own check reports that.
+        problems: list a problem is appended to when the file cannot be used
+            (a ``url`` that does not parse is left to the URL's own check).
 
     Returns:
         str: the URL with the password (rendered with it, so keep it out of
@@ -125,8 +123,6 @@ def url_with_password_file(url: str, path: str | os.PathLike[str], variable: str
     try:
         parsed = make_url(url)
     except ArgumentError:
-        if bad_url is not None:
-            problems.append(bad_url)
         return url
     return parsed.set(password=password).render_as_string(hide_password=False)
 
