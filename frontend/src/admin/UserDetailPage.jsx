@@ -118,22 +118,17 @@ function RolesForm({ user, catalogue, isSelf, account, onSaved }) {
       {catalogue.skipped && (
         <p className="muted small">Only this user's roles are listed: the list of every role needs users:read or roles:write.</p>
       )}
-      {message && (
-        <Alert
-          kind={message.kind}
-          onDismiss={() => setMessage(null)}
-          actions={
-            message.self && (
-              <BusyButton className="button button-secondary button-small" onClick={refreshOwnToken} busy={refreshing} busyLabel="Refreshing…">
-                Refresh my token now
-              </BusyButton>
-            )
-          }
-        >
-          {message.text}
-          {message.code && <span className="error-code"> ({message.code})</span>}
-        </Alert>
-      )}
+      <ActionMessage
+        message={message}
+        onDismiss={() => setMessage(null)}
+        actions={
+          message?.self && (
+            <BusyButton className="button button-secondary button-small" onClick={refreshOwnToken} busy={refreshing} busyLabel="Refreshing…">
+              Refresh my token now
+            </BusyButton>
+          )
+        }
+      />
       <div className="actions">
         <BusyButton type="submit" className="button button-primary" busy={busy} busyLabel="Saving…" disabled={unchanged || !account.editable}>
           Save roles

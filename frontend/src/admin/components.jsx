@@ -21,11 +21,14 @@ export function AdminError({ error, title, onRetry }) {
   );
 }
 
-/** The outcome of an admin action (`useAction`'s `message`): its text, the error code if any, and Dismiss. */
-export function ActionMessage({ message, onDismiss }) {
+/**
+ * The outcome of an admin action (`useAction`'s `message`): its text, the error code if any,
+ * Dismiss, and any further buttons (`actions`) beside it.
+ */
+export function ActionMessage({ message, onDismiss, actions }) {
   if (!message) return null;
   return (
-    <Alert kind={message.kind} onDismiss={onDismiss}>
+    <Alert kind={message.kind} onDismiss={onDismiss} actions={actions}>
       {message.text}
       {message.code && <span className="error-code"> ({message.code})</span>}
     </Alert>

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { renderToStaticMarkup } from 'react-dom/server';
 import { BusyButton, LabelledTime, Time } from './ui.jsx';
-import { FormPanel, RolesCell, TimeCell } from '../admin/components.jsx';
+import { ActionMessage, FormPanel, RolesCell, TimeCell } from '../admin/components.jsx';
 
 const html = (element) => renderToStaticMarkup(element);
 
@@ -64,5 +64,24 @@ describe('admin table cells and FormPanel', () => {
     expect(panel).toMatch(/^<section class="panel" aria-labelledby="t"><h2 id="t">Allow an email<\/h2><form noValidate=""><input id="f"\/>/);
     expect(panel).toContain('<button type="submit" class="button button-primary" disabled="">Allow</button></form>');
     expect(panel).toContain('Done.');
+  });
+});
+
+describe('ActionMessage', () => {
+  it('renders nothing without a message', () => {
+    expect(html(<ActionMessage message={null} onDismiss={() => {}} />)).toBe('');
+  });
+
+  it('shows the text, the error code, the further buttons and then Dismiss', () => {
+    const out = html(
+      <ActionMessage
+        message={{ kind: 'error', text: 'Could not save.', code: 'forbidden' }}
+        onDismiss={() => {}}
+        actions={<button type="button">Refresh my token now</button>}
+      />,
+    );
+    expect(out).toMatch(/^<div class="alert alert-error" role="alert">/);
+    expect(out).toContain('Could not save.<span class="error-code"> (forbidden)</span>');
+    expect(out).toMatch(/<div class="alert-actions"><button type="button">Refresh my token now<\/button><button [^>]*>Dismiss<\/button><\/div>/);
   });
 });
