@@ -465,6 +465,7 @@ def browser_sign_in(http, base: str, email: str, timeout: float = 10) -> tuple[l
 
     Raises:
         requests.RequestException: a request failed.
+        KeyError: a redirect came without a ``Location`` header.
     """
     start = http.get(f"{base}/api/auth/login", params={"login_hint": email, "next": "/"},
                      allow_redirects=False, timeout=timeout)

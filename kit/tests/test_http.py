@@ -7,6 +7,7 @@ import requests
 
 from authgw_kit import JWKSClient, RevocationList
 from authgw_kit._http import JSONResource
+from authgw_kit.settings import url_list
 
 
 class CountingSession(requests.Session):
@@ -77,7 +78,7 @@ def dead_url(path: str) -> str:
 
 
 def test_url_lists_are_split_on_commas_and_white_space():
-    from authgw_kit._http import url_list
+
 
     assert url_list("http://a/x") == ("http://a/x",)
     assert url_list(" http://a/x, http://b/x\thttp://c/x ,") == ("http://a/x", "http://b/x", "http://c/x")
@@ -136,3 +137,26 @@ def test_the_pollers_and_the_environment_take_several_urls(http_server):
     assert verifier.revocations.resource.urls == ("http://127.0.0.1:8000/api/internal/revocations",)
     with pytest.raises(ValueError, match="AUTHGW_JWKS_URL must be an http"):
         TokenVerifier.from_env({**environ, "AUTHGW_JWKS_URL": f"{jwks[0]}, ftp://elsewhere/jwks"})
+
+
+def test_an_empty_url_list_in_the_environment_is_reported_with_its_name():
+    from authgw_kit import TokenVerifier
+
+    environ = {"AUTHGW_ISSUER": "https://issuer", "AUTHGW_JWKS_URL": " , ",
+               "AUTHGW_REVOCATIONS_URL": ","}
+    with pytest.raises(ValueError) as raised:
+        TokenVerifier.from_env(environ)
+    assert "AUTHGW_JWKS_URL must be an http" in str(raised.value)
+    assert "AUTHGW_REVOCATIONS_URL must be an http" in str(raised.value)
+
+
+def test_a_fall_over_is_logged_once_with_both_urls_and_a_deeply_nested_body_falls_over_too(http_server, caplog):
+    http_server.serve("/a/doc", b"[" * 100000)
+    http_server.serve("/b/doc", {"replica": "b"})
+    first, second = http_server.url("/a/doc"), http_server.url("/b/doc")
+    resource = JSONResource([first, second], 1)
+    with caplog.at_level("WARNING", logger="authgw_kit"):
+        assert resource.get()[0] == {"replica": "b"}
+        assert resource.get()[0] == {"replica": "b"}
+    lines = [r.getMessage() for r in caplog.records if "trying" in r.getMessage()]
+    assert lines == [f"fetch from {first} failed (RecursionError); trying {second}"]

@@ -30,8 +30,8 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # Prometheus metrics (docs/operations.md "Metrics"), only when
 # NOTES_METRICS_BIND is set: each worker writes its series to
 # PROMETHEUS_MULTIPROC_DIR (prometheus-client multiprocess mode, emptied at
-# start), the master serves them all on that internal address (the hooks of
-# notes.metrics). Set before any worker imports prometheus_client.
+# start), the master serves them all on that internal address (the kit's hook
+# bodies, authgw_kit.metrics). Set before any worker imports prometheus_client.
 METRICS = bool(os.environ.get("NOTES_METRICS_BIND"))
 if METRICS:
     metrics.ensure_multiprocess_dir("notes-metrics-")

@@ -75,5 +75,5 @@ def replicas_up():
         assert f"http://{second}/api/internal/revocations" in text, f"{conf} does not poll {second}"
     notes_pid = stack("pid", "notes").stdout.strip()
     environ = Path(f"/proc/{notes_pid}/environ").read_bytes().split(b"\0")
-    feed = next(v for v in environ if v.startswith(b"AUTHGW_REVOCATIONS_URL=")).decode()
+    feed = next((v for v in environ if v.startswith(b"AUTHGW_REVOCATIONS_URL=")), b"(not set)").decode()
     assert f"http://{second}/api/internal/revocations" in feed, f"the notes service does not poll {second}: {feed}"

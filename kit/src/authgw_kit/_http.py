@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import re
+import logging
 from typing import Any, Mapping, Sequence
 
 import requests
 
+from .settings import url_list
 
-def url_list(value: str | Sequence[str]) -> tuple[str, ...]:
-    """One URL, several separated by commas or white space, or a sequence of them.
-
-    Returns:
-        tuple[str, ...]: the URLs, in order, empty entries dropped.
-    """
-    parts = re.split(r"[\s,]+", value) if isinstance(value, str) else list(value)
-    return tuple(part.strip() for part in parts if part and part.strip())
+log = logging.getLogger("authgw_kit")
 
 
 class JSONResource:
@@ -24,13 +18,15 @@ class JSONResource:
     "Several backends").
 
     With several URLs a fetch starts at the one that answered last and tries
-    the others in turn; it fails only when every one fails, after at most
-    ``len(urls) * timeout`` seconds.
+    the others in turn (one warning line per fall-over); it fails only when
+    every one fails. ``timeout`` bounds each connect and each read of each
+    attempt (requests' timeout), not the fetch as a whole.
 
     Args:
         url (str | Sequence[str]): where the document is: one URL, several
             separated by commas or white space, or a sequence of URLs.
-        timeout (float): connect and read timeout of each attempt, seconds.
+        timeout (float): connect timeout and read timeout (between two bytes)
+            of each attempt, seconds.
         session (requests.Session | None): HTTP session to use (tests);
             without one, a fetch opens its own connection, or with
             ``keep_alive`` reuses one held by this object.
@@ -67,7 +63,8 @@ class JSONResource:
         Raises:
             requests.RequestException: every URL failed or answered a status
                 other than 2xx (the last URL's error).
-            ValueError: every URL failed, the last with a body that is not JSON.
+            ValueError, RecursionError: every URL failed, the last with a body
+                that is not JSON (or nested too deeply to parse).
         """
         session: Any = self._given
         if session is None and self.keep_alive:
@@ -82,9 +79,11 @@ class JSONResource:
                                                       headers={"Accept": "application/json"})
                 response.raise_for_status()
                 document = response.json()
-            except (requests.RequestException, ValueError):
+            except (requests.RequestException, ValueError, RecursionError) as exc:
                 if step == count - 1:
                     raise
+                log.warning("fetch from %s failed (%s); trying %s", self.urls[index], type(exc).__name__,
+                            self.urls[(index + 1) % count])
                 continue
             self._current = index
             return document, response.headers

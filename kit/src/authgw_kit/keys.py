@@ -29,7 +29,8 @@ from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 import jwt
 import requests
 
-from ._http import JSONResource, url_list
+from ._http import JSONResource
+from .settings import url_list
 from .errors import VerifierUnavailable
 
 log = logging.getLogger("authgw_kit")
@@ -228,7 +229,7 @@ class JWKSClient:
             data, cache_control = self.fetch_data()
             keys = keys_from_jwks(data, self.algorithms)
         except (requests.RequestException, ValueError, RecursionError) as exc:
-            log.warning("JWK Set fetch from %s failed: %s", self.url, type(exc).__name__)
+            log.warning("JWK Set fetch from %s failed: %s", " or ".join(self.resource.urls), type(exc).__name__)
             return False
         fingerprint = frozenset((k.kid, k.algorithm, repr(k.key.public_numbers())) for k in keys.values())
         if fingerprint != self._fingerprint:

@@ -142,7 +142,6 @@ class RevocationList:
             raise ValueError("RevocationList needs exactly one of url= or fetch=")
         if poll_interval <= 0 or trust_window <= 0 or http_timeout <= 0:
             raise ValueError("poll_interval, trust_window and http_timeout must be positive seconds")
-        self.url = url
         self.resource = JSONResource(url, http_timeout, keep_alive=True) if url is not None else None
         self.poll_interval = float(poll_interval)
         self.trust_window = float(trust_window)
@@ -156,6 +155,11 @@ class RevocationList:
         if hasattr(os, "register_at_fork"):
             ref = weakref.ref(self)
             os.register_at_fork(after_in_child=lambda: (lambda s: s and s._reset_after_fork())(ref()))
+
+    @property
+    def url(self) -> str | None:
+        """The feed URL (with several: the one that answered last), or None with ``fetch``."""
+        return self.resource.url if self.resource is not None else None
 
     def _reset_after_fork(self) -> None:
         # A lock held by another thread at fork time would stay held for ever

@@ -22,7 +22,9 @@ Nothing here imports a framework or a settings library; only
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+from typing import Sequence
 
 
 def check_bind_address(value: str, *, example: str = "127.0.0.1:9100") -> str:
@@ -127,4 +129,16 @@ def url_with_password_file(url: str, path: str | os.PathLike[str], variable: str
     return parsed.set(password=password).render_as_string(hide_password=False)
 
 
-__all__ = ["check_bind_address", "bind_address", "read_secret_file", "url_with_password_file"]
+def url_list(value: str | Sequence[str]) -> tuple[str, ...]:
+    """One URL, several separated by commas or white space, or a sequence of
+    them (the URLs of backend replicas, docs/kit.md "Several backends").
+
+    Returns:
+        tuple[str, ...]: the URLs, in order, empty entries dropped (no check
+        of their form: that is the caller's).
+    """
+    parts = re.split(r"[\s,]+", value) if isinstance(value, str) else list(value)
+    return tuple(part.strip() for part in parts if part and part.strip())
+
+
+__all__ = ["check_bind_address", "bind_address", "read_secret_file", "url_list", "url_with_password_file"]

@@ -10,10 +10,10 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from cachetools import TLRUCache
 
-from ._http import url_list
 from .errors import InvalidToken, MissingToken
 from .keys import JWKSClient, KeySource
 from .revocations import RevocationList
+from .settings import url_list
 from .token import VerifiedToken
 from .verify import LEEWAY_SECONDS, MAX_TOKEN_BYTES, decode_access_token
 
@@ -117,7 +117,7 @@ class TokenVerifier:
                 problems.append(f"{name} is required")
             elif arg != "issuer":
                 urls = url_list(value)
-                if not all(u.startswith(("http://", "https://")) for u in urls):
+                if not urls or not all(u.startswith(("http://", "https://")) for u in urls):
                     problems.append(f"{name} must be an http(s) URL, or several separated by commas")
                 value = urls[0] if len(urls) == 1 else urls
             values[arg] = value

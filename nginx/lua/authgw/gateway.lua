@@ -58,7 +58,7 @@ local DEFAULTS = {
 -- What each number of DEFAULTS may be; every one not named is seconds > 0.
 local KINDS = {
     cache_size = "count", negative_cache_size = "count", revocations_max_body = "count",
-    bad_signature_limit = "limit", leeway = "margin", log_interval = "margin",
+    bad_signature_limit = "limit", leeway = "margin",
 }
 local KIND_RULES = {
     count = { "a whole number >= 1", function(v) return v >= 1 and v % 1 == 0 end },

@@ -12,7 +12,7 @@ import os
 from typing import Mapping, TextIO
 from urllib.parse import urlsplit
 
-from authgw_kit.settings import bind_address, check_bind_address, url_with_password_file
+from authgw_kit.settings import bind_address, check_bind_address, url_list, url_with_password_file
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 
@@ -82,7 +82,11 @@ class Settings(BaseModel):
     @field_validator("jwks_url", "revocations_url")
     @classmethod
     def _urls(cls, value: str) -> str:
-        return _http_url(value)
+        # One URL, or one per backend replica separated by commas (docs/kit.md "Several backends").
+        urls = url_list(value)
+        if not urls:
+            raise ValueError("must be an http:// or https:// URL")
+        return ",".join(_http_url(url) for url in urls)
 
     @field_validator("algorithms")
     @classmethod

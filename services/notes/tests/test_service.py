@@ -33,6 +33,16 @@ def test_malformed_settings_are_named(settings_env):
     assert any(p.startswith("AUTHGW_JWKS_URL") for p in problems)
 
 
+def test_the_backend_urls_may_name_every_replica_each_one_checked(settings_env):
+    replicas = {**settings_env, "AUTHGW_JWKS_URL": "http://10.0.0.1:8000/.well-known/jwks.json, http://10.0.0.2:8000/.well-known/jwks.json"}
+    assert load_settings(replicas).jwks_url == ("http://10.0.0.1:8000/.well-known/jwks.json,"
+                                                "http://10.0.0.2:8000/.well-known/jwks.json")
+    for bad in ("http://10.0.0.1:8000/jwks, file:///etc/passwd", " , "):
+        with pytest.raises(ConfigError) as caught:
+            load_settings({**settings_env, "AUTHGW_REVOCATIONS_URL": bad})
+        assert [p for p in caught.value.problems if p.startswith("AUTHGW_REVOCATIONS_URL")], bad
+
+
 def test_migrations_use_their_own_version_table_and_are_idempotent(tmp_path):
     url = f"sqlite:///{tmp_path / 'm.db'}"
     upgrade(url)
