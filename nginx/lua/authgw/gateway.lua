@@ -71,11 +71,14 @@ local CHALLENGE_MISSING = 'Bearer realm="api"'
 local CHALLENGE_INVALID = 'Bearer realm="api", error="invalid_token"'
 local CHALLENGE_SCOPE = 'Bearer realm="api", error="insufficient_scope"'
 
--- Refusals worth remembering: they do not change with time or keys.
+-- Refusals worth remembering: they do not change with time or keys (a new
+-- JWK Set drops them all anyway). Not "unknown key": its key may be
+-- published a moment later, and a remembered refusal would keep that token
+-- from ever asking for the new set again; refusing it costs no signature.
 local NEGATIVE_REASONS = {
     malformed = true, too_large = true, wrong_type = true, forbidden_header = true,
     wrong_alg = true, missing_claim = true, bad_claim = true, wrong_issuer = true,
-    wrong_audience = true, expired = true, bad_signature = true, unknown_key = true,
+    wrong_audience = true, expired = true, bad_signature = true,
 }
 
 local function count(reason)

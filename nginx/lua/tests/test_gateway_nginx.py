@@ -380,6 +380,26 @@ def test_unknown_kid_refetch_is_rate_limited(gateway, stub, keys):
     assert stub.jwks_fetches - before <= 1
 
 
+def test_a_token_refused_while_the_refetch_was_rate_limited_gets_in_after_the_interval(gateway, stub, keys):
+    """A token whose key is published just after the gateway refused it as
+    "unknown key" (the refetch spent a moment before) gets in on the first
+    try after unknown_kid_interval: that refusal is not remembered."""
+    keys["k4"] = ec.generate_private_key(ec.SECP256R1())
+    published = dict(stub.jwks)
+    conn = requests.Session()  # one keep-alive connection: one worker and its refusal cache
+    time.sleep(UNKNOWN_KID_INTERVAL + 0.1)
+    assert conn.get(BASE + "/notes", headers={"Authorization": "Bearer " + mint(keys, kid="k4")}).status_code == 401
+    stub.jwks = {"keys": [*published["keys"], jwk_of(keys["k4"], "k4")]}
+    auth = {"Authorization": "Bearer " + mint(keys, kid="k4")}
+    assert conn.get(BASE + "/notes", headers=auth).status_code == 401  # the refetch is spent for now
+    try:
+        time.sleep(UNKNOWN_KID_INTERVAL + 0.1)
+        assert wait_for(lambda: conn.get(BASE + "/notes", headers=auth).status_code == 200, 1.0) is not None, \
+            "the refusal of an unknown key outlived the key's publication"
+    finally:
+        stub.jwks = published
+
+
 def test_withdrawn_key_drops_cached_tokens(gateway, stub, keys):
     keys.setdefault("k3", ec.generate_private_key(ec.SECP256R1()))
     cached = mint(keys, kid="k1")
