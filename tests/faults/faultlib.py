@@ -160,8 +160,18 @@ class User(LoginResult):
         return self.session.get(url, allow_redirects=False, timeout=CLIENT_TIMEOUT)
 
     def login(self) -> "User":
-        """Sign in; keep the access token of the callback's fragment (the refresh cookie stays in the session)."""
-        result = login_result(self.session, self.callback(self.start_login()))
+        """Sign in; keep the access token of the callback's fragment (the refresh cookie stays in the session).
+
+        A ``503`` at the callback starts the sign-in again, for at most 5 s: after an earlier
+        fault a backend worker's database breaker can still be open (``OPEN_SECONDS``), and a
+        test's own users must not depend on which worker their first requests reach."""
+        deadline = time.monotonic() + 5.0
+        while True:
+            callback = self.callback(self.start_login())
+            if callback.status_code != 503 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        result = login_result(self.session, callback)
         self.access_token, self.fragment, self.callback_response = \
             result.access_token, result.fragment, result.callback_response
         return self
