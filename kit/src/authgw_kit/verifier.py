@@ -119,7 +119,7 @@ class TokenVerifier:
                 urls = url_list(value)
                 if not urls or not all(u.startswith(("http://", "https://")) for u in urls):
                     problems.append(f"{name} must be an http(s) URL, or several separated by commas")
-                value = urls[0] if len(urls) == 1 else urls
+                value = urls
             values[arg] = value
         values["audience"] = env.get("AUTHGW_AUDIENCE", "api").strip() or "api"
         try:
