@@ -165,13 +165,7 @@ class User(LoginResult):
         A ``503`` at the callback starts the sign-in again, for at most 5 s: after an earlier
         fault a backend worker's database breaker can still be open (``OPEN_SECONDS``), and a
         test's own users must not depend on which worker their first requests reach."""
-        deadline = time.monotonic() + 5.0
-        while True:
-            callback = self.callback(self.start_login())
-            if callback.status_code != 503 or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        result = login_result(self.session, callback)
+        result = login_result(self.session, past_503(lambda: self.callback(self.start_login())))
         self.access_token, self.fragment, self.callback_response = \
             result.access_token, result.fragment, result.callback_response
         return self
