@@ -42,8 +42,11 @@ REPO = Path(__file__).resolve().parents[1]
 #: port inside the ephemeral range can be taken by an outgoing connection).
 STATIC = "/api/_bench/static"
 PROTECTED, OPEN = "/api/_bench/protected", "/api/_bench/open"
-#: Information only, to split the check's cost: Lua in the access phase doing
-#: nothing, and the check without the identity variables and headers.
+#: The protected location checks the route of the gateway's own /api/
+#: locations ("backend": identity headers, no permission), by name as
+#: deployed. Information only, to split the check's cost: Lua in the access
+#: phase doing nothing, and the check without the identity variables and
+#: headers (a route table made per request: the bench cannot add a route).
 EMPTY_LUA, NO_IDENTITY = "/api/_bench/empty-lua", "/api/_bench/no-identity"
 #: nginx/lua/tests/bench.lua inside a worker of this gateway: the check's own
 #: CPU per call, no HTTP around it (docs/gateway-lua.md "Numbers").
@@ -56,7 +59,7 @@ location = {STATIC} {{
     return 200 "ok\\n";
 }}
 location = {PROTECTED} {{
-    access_by_lua_block {{ require("authgw.gateway").check({{identity = true}}) }}
+    access_by_lua_block {{ require("authgw.gateway").check("backend") }}
     proxy_pass http://bench_static{STATIC};
 }}
 location = {OPEN} {{

@@ -36,14 +36,22 @@ def conf_of(renderer, env: dict[str, str]) -> str:
     return renderer.render(env)[1]["gateway.conf"]
 
 
+def routes_of(conf: str) -> str:
+    """The ``routes`` table given to the check's init, as rendered."""
+    init = re.search(r'require\("authgw.gateway"\)\.init\((.*)\)', conf).group(1)
+    return init[init.index("routes = "):]
+
+
 # --- a good declaration --------------------------------------------------------
 
 def test_the_repository_declaration_renders_the_notes_service(renderer, base_env):
     conf = conf_of(renderer, base_env)
     assert re.search(r"upstream service_notes \{\n\s+zone service_notes 64k;\n\s+server 127\.0\.0\.1:28200;", conf)
     assert "location = /api/notes {" in conf and "location ^~ /api/notes/ {" in conf
-    assert ('check({permissions = {["GET"] = "notes:read", ["HEAD"] = "notes:read", ["*"] = "notes:write"}, '
-            'identity = true})') in conf
+    # Both locations check the route by name; the route is made once, in init.
+    assert conf.count('access_by_lua_block { require("authgw.gateway").check("service:notes") }') == 2
+    assert ('["service:notes"] = {permissions = {["GET"] = "notes:read", ["HEAD"] = "notes:read", '
+            '["*"] = "notes:write"}, identity = true}') in routes_of(conf)
     # Forwarded unchanged: proxy_pass without a URI part.
     assert "proxy_pass http://service_notes;" in conf
     assert not re.search(r"^[^#]*(@@|\$\{[A-Z])", conf, re.MULTILINE)
@@ -103,8 +111,7 @@ def test_backend_defaults_to_backend_port(renderer, base_env):
 def test_identity_headers_off_is_passed_to_the_check(renderer, base_env, routes_file):
     path = routes_file(NOTES.replace('upstreams', 'identity_headers = false\nupstreams'))
     conf = conf_of(renderer, base_env | {"GATEWAY_ROUTES_FILE": str(path)})
-    notes = conf[conf.index("location ^~ /api/notes/"):]
-    assert "identity = false})" in notes.split("}\n", 1)[0]
+    assert '["*"] = "notes:write"}, identity = false}' in routes_of(conf).split('["service:notes"] = ', 1)[1]
 
 
 def test_public_paths_get_locations_without_the_check(renderer, base_env, routes_file):
@@ -134,7 +141,16 @@ def test_a_public_prefix_makes_the_whole_service_public(renderer, base_env, rout
 def test_a_service_without_permissions_needs_only_a_token(renderer, base_env, routes_file):
     path = routes_file('[[service]]\nname = "plain"\nprefix = "/api/plain"\nupstreams = ["127.0.0.1:28300"]\n')
     conf = conf_of(renderer, base_env | {"GATEWAY_ROUTES_FILE": str(path)})
-    assert 'location ^~ /api/plain/ {\n            access_by_lua_block { require("authgw.gateway").check({identity = true}) }' in conf
+    assert 'location ^~ /api/plain/ {\n            access_by_lua_block { require("authgw.gateway").check("service:plain") }' in conf
+    assert '["service:plain"] = {identity = true}' in routes_of(conf)
+
+
+def test_the_backend_locations_check_the_backend_route(renderer, base_env, routes_file):
+    conf = conf_of(renderer, base_env | {"GATEWAY_ROUTES_FILE": str(routes_file("# nothing yet\n"))})
+    assert routes_of(conf) == 'routes = {["backend"] = {identity = true}}}'
+    for location in ("location ^~ /api/auth/ {", "location /api/ {"):
+        block = conf[conf.index(location):].split("\n        }", 1)[0]
+        assert 'access_by_lua_block { require("authgw.gateway").check("backend") }' in block
 
 
 def test_variables_with_defaults_and_address_lists_expand(renderer, base_env, routes_file):

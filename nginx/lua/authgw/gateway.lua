@@ -4,7 +4,11 @@
 --
 --   init_by_lua_block        { require("authgw.gateway").init({issuer=..., ...}) }
 --   init_worker_by_lua_block { require("authgw.gateway").init_worker() }
---   access_by_lua_block      { require("authgw.gateway").check({permissions = {GET = "notes:read", ["*"] = "notes:write"}, identity = true}) }
+--   access_by_lua_block      { require("authgw.gateway").check("notes") }
+--
+-- A route is `{permissions = {GET = "notes:read", ["*"] = "notes:write"},
+-- identity = true}`: named in init's `routes` (made once, as the rendered
+-- gateway does) or given as a table to `check` (made on every request).
 --
 -- Answers follow RFC 6750 §3: 401 `Bearer realm="api"` without a token,
 -- 401 `error="invalid_token"` with a bad one, 403 `error="insufficient_scope"`,
@@ -85,6 +89,30 @@ local function count(reason)
     counts[reason] = (counts[reason] or 0) + 1
 end
 
+-- What is wrong with a route table (nil: nothing). Method names are
+-- upper case (nginx's request method), "*" is any other method.
+local ROUTE_KEYS = { permissions = true, identity = true, public = true }
+
+local function route_problem(route)
+    if type(route) ~= "table" then return "must be a table" end
+    for k, v in pairs(route) do
+        if not ROUTE_KEYS[k] then return "unknown key " .. tostring(k) end
+        if (k == "identity" or k == "public") and type(v) ~= "boolean" then return k .. " must be true or false" end
+    end
+    if route.permissions ~= nil then
+        if type(route.permissions) ~= "table" then return "permissions must be a table of method = permission" end
+        for method, perm in pairs(route.permissions) do
+            if type(method) ~= "string" or not (method == "*" or find(method, "^[A-Z]+$")) then
+                return "permissions: " .. tostring(method) .. " is not an upper-case method name or *"
+            end
+            if type(perm) ~= "string" or perm == "" then
+                return "permissions: the permission of " .. method .. " must be a non-empty string"
+            end
+        end
+    end
+    return nil
+end
+
 --- Validate and store the settings (init_by_lua). Raises one error listing
 -- every problem.
 -- @tparam table opts `issuer`, `audience` (strings, required); `jwks_url`,
@@ -94,13 +122,14 @@ end
 --   `negative_ttl`, `log_interval`, jwks_* (seconds); `algorithms` (list,
 --   ES256/RS256); `cache_size`, `negative_cache_size` (entries);
 --   `bad_signature_limit` (failed signatures per client address per second
---   before 429, 0 = off); `dict` (lua_shared_dict name).
+--   before 429, 0 = off); `dict` (lua_shared_dict name); `routes`
+--   (name = route, see `check`: the tables locations check by name).
 function M.init(opts)
     local c, problems = {}, {}
     for k, v in pairs(DEFAULTS) do c[k] = v end
     for k, v in pairs(opts or {}) do
         if DEFAULTS[k] == nil and k ~= "issuer" and k ~= "audience" and k ~= "jwks_url"
-            and k ~= "revocations_url" then
+            and k ~= "revocations_url" and k ~= "routes" then
             problems[#problems + 1] = "unknown setting " .. tostring(k)
         end
         c[k] = v
@@ -135,6 +164,20 @@ function M.init(opts)
             algs[a] = true
         end
     end
+    local routes = {}
+    if c.routes ~= nil and type(c.routes) ~= "table" then
+        problems[#problems + 1] = "routes must be a table of name = route"
+    else
+        for name, route in pairs(c.routes or {}) do
+            local problem = type(name) ~= "string" and "a route name must be a string" or route_problem(route)
+            if problem then
+                problems[#problems + 1] = "route " .. tostring(name) .. ": " .. problem
+            else
+                routes[name] = route
+            end
+        end
+    end
+    c.routes = routes
     if ngx and ngx.shared and not ngx.shared[c.dict] then
         problems[#problems + 1] = "lua_shared_dict " .. tostring(c.dict) .. " is not declared"
     end
@@ -350,9 +393,20 @@ end
 
 --- Check the request's token for a route (access_by_lua). Returns to let
 -- the request through; otherwise answers and ends the request.
--- @tparam table route `{permissions = {METHOD = "perm", ["*"] = "perm"} | nil,
---   identity = boolean, public = boolean}`
+-- @tparam string|table route the name of a route given to `init`
+--   (`routes`), or the route itself: `{permissions = {METHOD = "perm",
+--   ["*"] = "perm"} | nil, identity = boolean, public = boolean}`. A name
+--   `init` was not given answers 500 `server_error` (a configuration
+--   mistake: nothing gets through unchecked).
 function M.check(route)
+    if type(route) == "string" then
+        local named = conf.routes[route]
+        if not named then
+            ngx.log(ngx.ERR, "authgw: check(\"", route, "\"): no route of that name was given to init()")
+            return respond(500, "server_error", "The gateway is misconfigured; the request was not let through.")
+        end
+        route = named
+    end
     if route and route.public then return end
     local header = ngx.var.http_authorization
     local from, to
