@@ -17,7 +17,6 @@ within seconds (docs/authorization.md "Removing a privilege").
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
@@ -25,6 +24,7 @@ import sqlalchemy as sa
 
 from .audit import record_event
 from .clock import rfc3339, utcnow
+from .cutoffs import latest_of, new_cutoff, role_holders_not_before
 from .exceptions import Conflict, InsufficientScope, InvalidRequest, NotFound
 from .extensions import db
 from .models import AllowedEmail, AuditEvent, Permission, Role, Session, User
@@ -74,11 +74,6 @@ def _require_holds(actor: Actor | None, needed, operation: str, **details) -> No
         record_event("escalation_refused", actor_id=actor.id, operation=operation, missing=missing, **details)
         db.session.commit()
         raise InsufficientScope(f"This would need the permission {' and '.join(missing)}, which you do not hold.")
-
-
-def _cutoff() -> int:
-    """Unix seconds, rounded up: tokens issued before are refused (``iat`` < cutoff)."""
-    return math.ceil(utcnow().timestamp())
 
 
 def _is_last_active_admin(user: User) -> bool:
@@ -222,9 +217,12 @@ def set_user_roles(user: User, names: list[str], actor: Actor | None) -> bool:
                    "set_roles", user_id=user.id, roles=sorted(after))
     if ADMIN_ROLE in before - after and _is_last_active_admin(user):
         raise Conflict("roles: this is the last active admin; give admin to another account first.")
-    user.roles = roles
     if before - after:
-        user.tokens_valid_after = _cutoff()
+        # Before the change: a role being removed may have raised the iat
+        # of the user's current tokens (cutoffs.new_cutoff).
+        held = latest_of([user.tokens_valid_after, *(role.tokens_valid_after for role in user.roles)])
+        user.tokens_valid_after = new_cutoff(lambda: held)
+    user.roles = roles
     record_event("roles_changed", user_id=user.id, actor_id=_actor_id(actor), email=user.email,
                  added=sorted(after - before), removed=sorted(before - after))
     return True
@@ -378,9 +376,9 @@ def set_role_permissions(name: str, permissions, actor: Actor | None) -> Role:
     if before == after:
         return role
     _require_holds(actor, before | after, "set_role_permissions", role=name)
-    role.permissions = new
     if before - after:
-        role.tokens_valid_after = _cutoff()
+        role.tokens_valid_after = new_cutoff(lambda: role_holders_not_before(role))
+    role.permissions = new
     record_event("role_permissions_changed", actor_id=_actor_id(actor), role=name,
                  added=sorted(after - before), removed=sorted(before - after))
     return role

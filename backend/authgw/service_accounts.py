@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 import re
 import secrets
 import time
@@ -35,6 +34,7 @@ import sqlalchemy as sa
 from .admin import _require_holds, roles_by_name
 from .audit import record_event
 from .clock import rfc3339, utcnow
+from .cutoffs import latest_of, new_cutoff
 from .exceptions import InvalidRequest, NotFound
 from .extensions import db
 from .models import ServiceAccount, ServiceAccountCutoff
@@ -69,11 +69,6 @@ def hash_client_secret(secret: str) -> str:
 
 #: Compared against when the client id is unknown, so both cases cost the same.
 _NO_SUCH_HASH = hash_client_secret(secrets.token_urlsafe(CLIENT_SECRET_BYTES))
-
-
-def _cutoff() -> int:
-    """Unix seconds, rounded up: tokens issued before are refused (``iat`` < cutoff)."""
-    return math.ceil(utcnow().timestamp())
 
 
 def _by(actor) -> dict:
@@ -164,7 +159,7 @@ def rotate_secret(client_id, actor) -> tuple[ServiceAccount, str]:
     secret = new_client_secret()
     account.secret_hash = hash_client_secret(secret)
     account.secret_rotated_at = utcnow()
-    _set_cutoff(account.client_id)
+    _set_cutoff(account)
     record_event("service_account_secret_rotated", client_id=account.client_id, **_by(actor))
     return account, secret
 
@@ -178,15 +173,17 @@ def delete_service_account(client_id, actor) -> None:
     """
     account = get_service_account(client_id)
     _require_holds(actor, account.permission_names, "delete_service_account", client_id=account.client_id)
-    _set_cutoff(account.client_id)
+    _set_cutoff(account)
     record_event("service_account_deleted", client_id=account.client_id, name=account.name, **_by(actor))
     db.session.delete(account)
 
 
-def _set_cutoff(client_id: str) -> None:
-    """Refuse the tokens of ``client_id`` issued before now (revocation feed ``subjects``)."""
-    cutoff = _cutoff()
+def _set_cutoff(account: ServiceAccount) -> None:
+    """Refuse the tokens of ``account`` issued before now (revocation feed ``subjects``)."""
+    client_id = account.client_id
     row = db.session.get(ServiceAccountCutoff, client_id)
+    cutoff = new_cutoff(lambda: latest_of([row.not_before if row is not None else 0,
+                                           *(role.tokens_valid_after for role in account.roles)]))
     if row is None:
         db.session.add(ServiceAccountCutoff(client_id=client_id, not_before=cutoff))
     else:

@@ -130,6 +130,49 @@ def test_removing_a_permission_from_a_role_refuses_its_members_older_tokens(
     assert client.get("/api/me", headers=outsider.auth).status_code == 200
 
 
+def start_of_a_second() -> None:
+    """Wait until the clock is early in a second: cutoffs are whole seconds,
+    and what follows must happen within one."""
+    while time.time() % 1 > 0.3:
+        time.sleep(0.02)
+
+
+def test_a_second_permission_removal_within_one_second_refuses_the_tokens_minted_between(
+        client, signed_in_admin, make_role, make_user, make_session):
+    make_role("support", ["users:read", "audit:read"])
+    member = make_session(make_user(roles=("user", "support")))
+    put = lambda permissions: client.put("/api/admin/roles/support/permissions",  # noqa: E731
+                                         json={"permissions": permissions}, headers=signed_in_admin.auth)
+    start_of_a_second()
+    assert put(["audit:read"]).status_code == 200
+    assert put(["users:read", "audit:read"]).status_code == 200
+    between = refreshed(client, member)  # its iat is raised to the first cutoff
+    assert "users:read" in claims_of(between)["permissions"]
+    assert put(["audit:read"]).status_code == 200
+    assert time.time() % 1 < 0.9, "the steps took too long to share one second"
+    refused_within_five_seconds(client, member)
+    assert "users:read" not in claims_of(refreshed(client, member))["permissions"]
+    assert client.get("/api/me", headers=member.auth).status_code == 200
+
+
+def test_a_second_role_removal_within_one_second_refuses_the_tokens_minted_between(
+        client, signed_in_admin, make_role, make_user, make_session):
+    make_role("support", ["users:read"])
+    member = make_session(make_user(roles=("user", "support")))
+    patch = lambda roles: client.patch(f"/api/admin/users/{member.user_id}", json={"roles": roles},  # noqa: E731
+                                       headers=signed_in_admin.auth)
+    start_of_a_second()
+    assert patch([]).status_code == 200
+    assert patch(["support"]).status_code == 200
+    between = refreshed(client, member)
+    assert "support" in claims_of(between)["roles"]
+    assert patch([]).status_code == 200
+    assert time.time() % 1 < 0.9, "the steps took too long to share one second"
+    refused_within_five_seconds(client, member)
+    assert claims_of(refreshed(client, member))["roles"] == ["user"]
+    assert client.get("/api/me", headers=member.auth).status_code == 200
+
+
 def test_adding_a_privilege_does_not_refuse_existing_tokens(app, client, signed_in_admin, make_role, make_user,
                                                            make_session):
     make_role("support", ["users:read"])

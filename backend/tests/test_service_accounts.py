@@ -277,6 +277,22 @@ def test_rotation_stops_the_old_secret_at_once_and_refuses_old_tokens(client, si
     assert client.get("/api/ping", headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
 
 
+def test_a_second_rotation_within_one_second_refuses_the_tokens_of_the_first_secret(client, signed_in_admin, account):
+    rotate = lambda: client.post(f"/api/admin/service-accounts/{account['client_id']}/secret",  # noqa: E731
+                                 headers=signed_in_admin.auth)
+    while time.time() % 1 > 0.3:  # cutoffs are whole seconds: all of it within one
+        time.sleep(0.02)
+    first = rotate()
+    assert first.status_code == 200
+    between = token_for(client, {**account, "client_secret": first.get_json()["client_secret"]})
+    second = rotate()
+    assert second.status_code == 200
+    assert time.time() % 1 < 0.9, "the steps took too long to share one second"
+    refused_within_five_seconds(client, between)
+    fresh = token_for(client, {**account, "client_secret": second.get_json()["client_secret"]})
+    assert client.get("/api/ping", headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
+
+
 def test_deletion_refuses_the_accounts_tokens_within_five_seconds(app, client, signed_in_admin, account):
     token = token_for(client, account)
     assert client.delete(f"/api/admin/service-accounts/{account['client_id']}",
