@@ -3,7 +3,7 @@
 import os
 
 from authgw_kit import metrics
-from authgw_kit.gunicorn import service_settings
+from authgw_kit.gunicorn import json_error_pages, service_settings
 
 # The settings every service behind the gateway shares (authgw_kit.gunicorn,
 # docs/kit.md): one worker per usable core plus one (GUNICORN_WORKERS), four
@@ -14,6 +14,9 @@ from authgw_kit.gunicorn import service_settings
 # scripts/fuzz-api, a 4 KiB query got gunicorn's HTML 414).
 # docs/performance.md has the measurements behind these numbers.
 globals().update(service_settings(bind=os.environ.get("BACKEND_BIND", "0.0.0.0:8000")))
+# gunicorn's own answers (a request it cannot parse: non-ASCII request line,
+# control character in a header value) in the JSON error shape, not HTML.
+json_error_pages()
 
 # Prometheus metrics (docs/operations.md "Metrics"): each worker writes its
 # series to PROMETHEUS_MULTIPROC_DIR (prometheus-client multiprocess mode,

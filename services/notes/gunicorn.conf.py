@@ -11,7 +11,7 @@ import os
 import sys
 
 from authgw_kit import metrics
-from authgw_kit.gunicorn import service_settings
+from authgw_kit.gunicorn import json_error_pages, service_settings
 
 # The settings every service behind the gateway shares (authgw_kit.gunicorn,
 # docs/kit.md): one worker per usable core plus one, four threads each (the
@@ -23,6 +23,9 @@ from authgw_kit.gunicorn import service_settings
 # longer ones refused as JSON 401 by the kit); only absurd headers (over
 # 32 KiB, never sent through the gateway) get gunicorn's own answer.
 globals().update(service_settings(bind=os.environ.get("NOTES_BIND", "127.0.0.1:8200")))
+# gunicorn's own answers (a request it cannot parse: non-ASCII request line,
+# control character in a header value) in the JSON error shape, not HTML.
+json_error_pages()
 # Worker heartbeat files in memory: works with a read-only root filesystem
 # (containers) and never waits on a slow disk.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None

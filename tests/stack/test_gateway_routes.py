@@ -291,18 +291,55 @@ def test_nul_cr_lf_in_paths_get_json_400(base_url, path):
     assert HEX_ID.match(answer.headers["X-Request-ID"])
 
 
-@pytest.mark.parametrize("raw", [b"/api/me\x00", b"/a\rb"])
-def test_raw_control_bytes_in_the_request_line_get_json_400(base_url, raw):
+def raw_exchange(base_url: str, request: bytes) -> tuple[bytes, bytes]:
+    """Send ``request`` as is (no client library fixes it); return (head, body)."""
     host, port = re.match(r"https?://([^:/]+):?(\d*)", base_url).groups()
     with socket.create_connection((host, int(port or 80)), timeout=10) as sock:
-        sock.sendall(b"GET " + raw + b" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        sock.sendall(request)
         data = b""
         while chunk := sock.recv(65536):
             data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
+    return head, body
+
+
+@pytest.mark.parametrize("raw", [b"/api/me\x00", b"/a\rb"])
+def test_raw_control_bytes_in_the_request_line_get_json_400(base_url, raw):
+    head, body = raw_exchange(base_url, b"GET " + raw + b" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400"), head
     assert b"Content-Type: application/json" in head
     assert json.loads(body)["error"] == "invalid_request"
+
+
+CLOSE = b"Host: localhost\r\nConnection: close\r\n"
+
+
+@pytest.mark.parametrize("request_bytes", [
+    "GET /api/health?q=caf\u00e9 HTTP/1.1\r\n".encode() + CLOSE + b"\r\n",       # raw non-ASCII target
+    "GET /api/notes/\u00e9 HTTP/1.1\r\n".encode() + CLOSE + b"\r\n",
+    "GET /caf\u00e9 HTTP/1.1\r\n".encode() + CLOSE + b"\r\n",                    # the SPA's location
+    b"GET /api/health HTTP/1.1\r\n" + CLOSE + b"X-Thing: a\x01b\r\n\r\n",          # control byte in a value
+    b"GET /.well-known/jwks.json HTTP/1.1\r\n" + CLOSE + b"X-Thing: a\x7fb\r\n\r\n",
+    b"POST /api/auth/refresh HTTP/1.1\r\n" + CLOSE + b"Transfer-Encoding: gzip\r\n\r\n",  # nginx: 501
+    b"GET /api/health HTTP/2.0\r\n" + CLOSE + b"\r\n",                              # nginx: 505
+    b"GET /api/health HTTP/9.9\r\n" + CLOSE + b"\r\n",
+], ids=["target-query", "target-notes", "target-spa", "value-01", "value-7f", "transfer-coding", "http-2.0",
+        "http-9.9"])
+def test_requests_no_server_can_parse_get_json_400_from_whoever_refuses_them(base_url, request_bytes):
+    """Bad input is a JSON 4xx whether the gateway refuses it or a service's
+    HTTP server does (gunicorn, with authgw_kit.gunicorn.json_error_pages)."""
+    head, body = raw_exchange(base_url, request_bytes)
+    assert head.startswith(b"HTTP/1.1 400"), head
+    assert b"Content-Type: application/json" in head, head
+    assert json.loads(body)["error"] == "invalid_request"
+
+
+def test_static_files_answer_errors_in_json_too(base_url):
+    head, body = raw_exchange(base_url, b"GET / HTTP/1.1\r\n" + CLOSE + b"Range: bytes=999999999-\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 416") and b"Content-Type: application/json" in head, head
+    assert json.loads(body)["error"] == "range_not_satisfiable"
+    answer = requests.post(f"{base_url}/index.html", data="x", timeout=10)
+    assert answer.status_code == 405 and answer.json()["error"] == "method_not_allowed"
 
 
 def test_a_sane_request_id_is_echoed_on_success_and_on_errors(base_url):
