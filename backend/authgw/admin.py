@@ -241,6 +241,20 @@ def revoke_role(user: User, name: str, actor: Actor | None) -> bool:
     return set_user_roles(user, [r for r in user.role_names if r != name], actor)
 
 
+def _refuse_bad_deactivation(user: User, actor: Actor | None) -> None:
+    """The two deactivations refused, the last active admin first (``409``,
+    whoever asks), then one's own account (``400``).
+
+    Raises:
+        Conflict: ``user`` is the last active admin.
+        InvalidRequest: ``actor`` is ``user``.
+    """
+    if _is_last_active_admin(user):
+        raise Conflict("active: this is the last active admin; give admin to another account first.")
+    if actor is not None and actor.id == user.id:
+        raise InvalidRequest("active: you cannot deactivate your own account.")
+
+
 def set_user_active(user: User, active, actor: Actor | None) -> bool:
     """Activate or deactivate a user. Deactivation revokes every session, so
     the user's live access tokens are refused within seconds.
@@ -259,10 +273,8 @@ def set_user_active(user: User, active, actor: Actor | None) -> bool:
     if user.active == active:
         return False
     _require_holds(actor, user.permission_names, "set_active", user_id=user.id, active=active)
-    if not active and actor is not None and actor.id == user.id:
-        raise InvalidRequest("active: you cannot deactivate your own account.")
-    if not active and _is_last_active_admin(user):
-        raise Conflict("active: this is the last active admin; give admin to another account first.")
+    if not active:
+        _refuse_bad_deactivation(user, actor)
     user.active = active
     revoked = 0
     if not active:
@@ -280,8 +292,9 @@ def update_user(user: User, changes, actor: Actor | None) -> User:
         InvalidRequest: not an object, unknown field, or a bad value.
     """
     patch = parse(UserPatch, changes)
-    if patch.active is False and actor is not None and actor.id == user.id:
-        raise InvalidRequest("active: you cannot deactivate your own account.")
+    if patch.active is False and user.active:  # refused before the roles change: all or nothing
+        _require_holds(actor, user.permission_names, "set_active", user_id=user.id, active=False)
+        _refuse_bad_deactivation(user, actor)
     if "roles" in patch.model_fields_set:
         roles_by_name(patch.roles)  # validate everything before changing anything
         set_user_roles(user, patch.roles, actor)

@@ -319,7 +319,8 @@ def test_patch_roles_is_audited_with_the_admin_as_actor(client, signed_in_admin,
     assert event["details"]["added"] == ["support"] and event["details"]["removed"] == []
 
 
-def test_admin_cannot_deactivate_themself(app, client, signed_in_admin):
+def test_admin_cannot_deactivate_themself(app, client, signed_in_admin, make_user):
+    make_user(roles=("user", "admin"))  # not the last admin: the self rule decides
     response = client.patch(f"/api/admin/users/{signed_in_admin.user_id}", json={"active": False},
                             headers=signed_in_admin.auth)
     assert_error(response, 400, "invalid_request", "active")
@@ -327,7 +328,16 @@ def test_admin_cannot_deactivate_themself(app, client, signed_in_admin):
     assert client.get("/api/admin/users", headers=signed_in_admin.auth).status_code == 200
 
 
-def test_refused_self_deactivation_does_not_apply_the_roles_sent_with_it(app, client, signed_in_admin):
+def test_the_last_admin_deactivating_themself_is_a_conflict(app, client, signed_in_admin):
+    response = client.patch(f"/api/admin/users/{signed_in_admin.user_id}", json={"active": False},
+                            headers=signed_in_admin.auth)
+    assert_error(response, 409, "conflict", "active")
+    assert "last active admin" in response.get_json()["error_description"]
+    assert user_row(app, signed_in_admin.user_id).active is True
+
+
+def test_refused_self_deactivation_does_not_apply_the_roles_sent_with_it(app, client, signed_in_admin, make_user):
+    make_user(roles=("user", "admin"))
     response = client.patch(f"/api/admin/users/{signed_in_admin.user_id}", json={"roles": [], "active": False},
                             headers=signed_in_admin.auth)
     assert_error(response, 400, "invalid_request", "active")
