@@ -616,7 +616,9 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: str |
         jwt_private_key_file=env.jwt_private_key_file or instance / "jwt-signing-key.pem",
         jwt_issuer=env.jwt_issuer or env.public_url,
         allowed_email_domains=frozenset(domain.lstrip("@") for domain in env.allowed_email_domains),
-        log_format=env.log_format or ("json" if production else "console"),
+        # JSON lines everywhere by default: the request ids of the gateway's
+        # and the services' logs are meant to be joined (docs/operations.md).
+        log_format=env.log_format or "json",
         metrics_bind=env.metrics_bind or None,
         client_credentials_token_ttl=env.client_credentials_token_ttl or min(600, env.access_token_ttl),
         # One thread per worker always stays free for token-only routes.

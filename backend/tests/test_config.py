@@ -365,9 +365,9 @@ def test_turn_two_settings_have_their_documented_defaults(production_env, tmp_pa
     assert settings.metrics_bind == "127.0.0.1:9100" and settings.metrics_address == ("127.0.0.1", 9100)
 
 
-def test_logs_are_readable_text_outside_production(tmp_path):
-    assert load_settings(dev_env(tmp_path), tmp_path / "instance").log_format == "console"
-    assert load_settings(dev_env(tmp_path, LOG_FORMAT="JSON"), tmp_path / "instance").log_format == "json"
+def test_logs_are_json_lines_unless_readable_text_is_asked_for(tmp_path):
+    assert load_settings(dev_env(tmp_path), tmp_path / "instance").log_format == "json"
+    assert load_settings(dev_env(tmp_path, LOG_FORMAT="Console"), tmp_path / "instance").log_format == "console"
 
 
 def test_turn_two_settings_are_read_from_the_environment(production_env, tmp_path):
