@@ -4,10 +4,12 @@ Timeouts are chosen so that no request waits on a hung MariaDB for more
 than 3 s (docs/notes.md, "Database"): the worst path is a pooled connection
 whose liveness ping times out (read timeout), followed by one reconnect
 whose greeting read times out again (a hung server's kernel still accepts
-the TCP connection), so 2 x 1 s; measured on the native stack with
-MariaDB frozen (SIGSTOP), 1.4 s read timeouts gave answers after up to 4 s
-on a busy machine. A refused or unreachable database fails at once or
-after ``CONNECT_TIMEOUT``.
+the TCP connection), so 2 x ``READ_WRITE_TIMEOUT``, plus the time a request
+waited for a gunicorn thread held by such a path. Measured on the native
+stack with MariaDB frozen (SIGSTOP): 1.4 s read timeouts gave answers after
+up to 4 s on a busy machine, 1 s up to 3.2 s (an audit, turn 5; 2.0-2.2 s
+on a quiet one). A refused or unreachable database fails at once or after
+``CONNECT_TIMEOUT``.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ log = logging.getLogger(__name__)
 #: Seconds to open a TCP connection to the database.
 CONNECT_TIMEOUT = 1
 #: Seconds one read or write on a database connection may block (PyMySQL; a
-#: long result is many reads, each well under this on a healthy server).
-READ_WRITE_TIMEOUT = 1
+#: long result is many reads, each well under this on a healthy server: the
+#: service's queries read one user's notes by an index).
+READ_WRITE_TIMEOUT = 0.7
 #: Seconds a request waits for a free pooled connection.
 POOL_TIMEOUT = 2
 #: Folder of the service's Alembic migrations (its own version table).
