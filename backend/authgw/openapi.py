@@ -25,7 +25,7 @@ import logging
 import re
 import weakref
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal
 
 from apispec import APISpec
 from apispec_webframeworks.flask import FlaskPlugin
@@ -138,7 +138,7 @@ class AuthorizationURL(_Out):
 class RefreshRequest(BaseModel):
     """Non-browser clients send the refresh token in the body (the browser uses the cookie)."""
 
-    refresh_token: str = Field(max_length=256)
+    refresh_token: str = Field(min_length=1, max_length=256)
 
 
 class TokenResponse(_Out):
@@ -224,7 +224,8 @@ class ClientCredentialsRequest(BaseModel):
     """RFC 6749 §4.4.2 token request (form-encoded); the client authenticates
     with HTTP Basic or with ``client_id`` + ``client_secret`` here (§2.3.1)."""
 
-    grant_type: str = Field(examples=["client_credentials"])
+    grant_type: Literal["client_credentials"] = Field(
+        description="the only grant of this endpoint; any other is `400 unsupported_grant_type`")
     client_id: str | None = None
     client_secret: str | None = None
 
@@ -264,11 +265,27 @@ ERROR_RESPONSES: dict[int, tuple[str, str, dict[str, str]]] = {
     409: ("Conflict", "The change conflicts with the current state (`conflict`).", {}),
     413: ("TooLarge", "The body is too large (`request_too_large`).", {}),
     414: ("URITooLong", "The path and query are too long (`uri_too_long`).", {}),
+    431: ("HeaderTooLarge", "A request header is too large (`invalid_request`).", {}),
     415: ("UnsupportedMediaType", "The body is not of an accepted media type (`unsupported_media_type`).", {}),
     429: ("RateLimited", "Too many requests (`rate_limited`); retry after `Retry-After` seconds.", {"Retry-After": "seconds"}),
     503: ("Unavailable", "A dependency is unavailable (`service_unavailable`); retry after `Retry-After` seconds.",
           {"Retry-After": "seconds"}),
 }
+
+
+#: What the gateway may answer to any request, whatever the operation
+#: (docs/gateway.md "Errors written by the gateway"): a malformed request
+#: (a raw non-ASCII target, a control byte in a header value, an unknown
+#: transfer coding), a body over its size limit (every method), a path and
+#: query over its buffers, a header over them.
+GATEWAY_ERRORS = (400, 413, 414, 431)
+
+
+def with_gateway_errors(op: dict) -> dict:
+    """Add ``GATEWAY_ERRORS`` to the responses of operation ``op`` (in place); return it."""
+    for code in GATEWAY_ERRORS:
+        op["responses"].setdefault(str(code), {"$ref": f"#/components/responses/{ERROR_RESPONSES[code][0]}"})
+    return op
 
 
 def ok(model: type[BaseModel] | None, description: str, *, headers: dict[str, str] | None = None,
@@ -329,9 +346,7 @@ def operation(summary: str, *, tag: str, responses: dict[int, dict], public: boo
     if permission:
         codes.add(403)
     if body is not None:
-        codes |= {400, 413, 415}
-    if parameters:
-        codes.add(414)  # the gateway's answer to an over-long path and query
+        codes |= {400, 415}
     result: dict[str, Any] = {"summary": summary, "tags": [tag],
                               "responses": {str(code): response for code, response in responses.items()}}
     for code in sorted(codes):
@@ -355,6 +370,9 @@ def operation(summary: str, *, tag: str, responses: dict[int, dict], public: boo
 
 _PAGE = query("page", "page number, from 1", {"type": "integer", "minimum": 1, "maximum": schemas.MAX_PAGE})
 _PER_PAGE = query("per_page", "items per page", {"type": "integer", "minimum": 1, "maximum": schemas.MAX_PER_PAGE})
+#: A service account's token on the session endpoints (it has no sessions).
+_NO_SESSIONS = ok(Error, "a service account's token: it has no sessions (`insufficient_scope`)",
+                  headers={"WWW-Authenticate": "Bearer challenge"})
 
 #: Every documented operation of the backend, by Flask endpoint name.
 OPERATIONS: dict[str, dict] = {
@@ -429,11 +447,11 @@ OPERATIONS: dict[str, dict] = {
         responses={204: ok(None, "signed out (or nothing to sign out of); the refresh cookie is cleared"),
                    401: ok(Error, "a malformed `Authorization: Bearer` header (`invalid_token`)")}),
     "auth.logout_all": operation("Sign out of every session of the caller", tag="auth",
-                                 responses={204: ok(None, "every session revoked")}),
+                                 responses={204: ok(None, "every session revoked"), 403: _NO_SESSIONS}),
     "auth.list_sessions": operation("List the caller's live sessions", tag="auth",
-                                    responses={200: ok(Sessions, "live sessions")}),
+                                    responses={200: ok(Sessions, "live sessions"), 403: _NO_SESSIONS}),
     "auth.delete_session": operation("Revoke one of the caller's sessions", tag="auth", errors=(404,),
-                                     responses={204: ok(None, "revoked")}),
+                                     responses={204: ok(None, "revoked"), 403: _NO_SESSIONS}),
     # -- admin
     "admin.list_users": operation(
         "Search users", tag="admin", permission="users:read", errors=(400,),
@@ -643,10 +661,8 @@ def build_document(app: Flask, *, public_url: str, issuer: str,
         params = _path_parameters(rule)
         if params:
             op["parameters"] = params + op.get("parameters", [])
-            # An unknown id is 404; a path with NUL, CR or LF bytes is the gateway's 400.
-            op["responses"].setdefault("404", {"$ref": "#/components/responses/NotFound"})
-            op["responses"].setdefault("400", {"$ref": "#/components/responses/BadRequest"})
-            op["responses"].setdefault("414", {"$ref": "#/components/responses/URITooLong"})
+            op["responses"].setdefault("404", {"$ref": "#/components/responses/NotFound"})  # an unknown id
+        with_gateway_errors(op)
         op["operationId"] = rule.endpoint.replace(".", "_")
         if rule.rule.startswith(GATEWAY_RATE_LIMITED_PREFIX):
             op["responses"].setdefault("429", {"$ref": "#/components/responses/RateLimited"})
@@ -672,9 +688,7 @@ def build_document(app: Flask, *, public_url: str, issuer: str,
                 if method not in ("get", "put", "post", "delete", "patch"):
                     continue
                 op.setdefault("operationId", method + re.sub(r"[^A-Za-z0-9]+", "_", path).rstrip("_"))
-                if "{" in path:  # the gateway's 400 for a path with NUL, CR or LF bytes
-                    op["responses"].setdefault("400", {"$ref": "#/components/responses/BadRequest"})
-                    op["responses"].setdefault("414", {"$ref": "#/components/responses/URITooLong"})
+                with_gateway_errors(op)
         for name, schema in fragment.get("components", {}).get("schemas", {}).items():
             document["components"]["schemas"].setdefault(name, schema)
     document["tags"] = [{"name": name, "description": text} for name, text in (
