@@ -78,6 +78,23 @@ def test_login_with_accept_json_answers_the_authorization_url(client):
     assert "login_state" in set_cookies(response)
 
 
+@pytest.mark.parametrize("accept, wants_json", [
+    ("application/json", True),
+    ("application/json, text/plain, */*", True),                  # axios's default
+    ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", False),  # a browser navigating
+    ("*/*", False),
+    ("text/html, application/json", False),
+    ("text/html;q=0.5, application/json", True),
+    ("", False),
+])
+def test_login_answers_json_only_to_clients_naming_json_over_html(client, accept, wants_json):
+    response = client.get("/api/auth/login", headers={"Accept": accept})
+    if wants_json:
+        assert response.status_code == 200 and "authorization_url" in response.get_json()
+    else:
+        assert response.status_code == 302 and response.headers["Location"].startswith("https://idp.test/authorize?")
+
+
 def test_login_state_cookie_is_httponly_samesite_lax(client):
     response, _ = start_login(client)
     cookie = set_cookies(response)["login_state"]

@@ -94,6 +94,19 @@ def _user_id(claims: dict) -> int:
     return int(claims["sub"])
 
 
+def _names_json_over_html(accept) -> bool:
+    """Whether an ``Accept`` header (werkzeug ``MIMEAccept``) asks for JSON
+    rather than a redirect: it names ``application/json`` itself (not through
+    ``*/*``) with a higher quality than ``text/html`` itself. A browser's
+    navigation names ``text/html`` first (a redirect); ``application/json``
+    alone or an HTTP library's ``application/json, text/plain, */*`` get JSON.
+    """
+    def quality(mimetype: str) -> float:
+        return max((q for value, q in accept if value.lower() == mimetype), default=0)
+
+    return quality("application/json") > quality("text/html")
+
+
 def _no_store(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
@@ -111,8 +124,7 @@ def login():
     hint = request.args.get("login_hint")
     if hint is not None and (len(hint) > MAX_LOGIN_HINT_LENGTH or not hint.isprintable()):
         hint = None
-    wants_json = request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json" \
-        and "text/html" not in request.accept_mimetypes
+    wants_json = _names_json_over_html(request.accept_mimetypes)
     try:
         url = authorization_url(settings, next_path, hint)
     except LoginFailed as failure:
