@@ -34,14 +34,22 @@ def _email_verified(claims: dict) -> bool:
     return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
+def email_domain(address: str) -> str:
+    """The domain of a normalised email address (after its last ``@``)."""
+    return address.rsplit("@", 1)[1]
+
+
 def is_email_allowed(settings: Settings, email: str, hosted_domain: str | None) -> bool:
     """Tell whether ``email`` may sign in under the allowlist.
 
     Args:
         settings: the allowlist settings.
         email: verified email, lower case.
-        hosted_domain: Google's ``hd`` claim (present only for Workspace
-            accounts), lower case, or None.
+        hosted_domain: the domain that vouches for the address, lower
+            case, or None: Google's ``hd`` claim (present only for Workspace
+            accounts) at sign-in with Google; for a local account, which
+            nobody vouches for, its own domain (``email_domain``), as
+            docs/local-accounts.md says.
 
     Returns:
         bool: True when no allowlist is configured, or the email is allowed.
@@ -178,7 +186,7 @@ def register_local_account(settings: Settings, email: str, password: str, name: 
         raise InvalidRequest("email must be an email address.")
     if address in settings.admin_emails:
         raise NotAllowed("An administrator's account is created by an operator, not by registration.")
-    if not is_email_allowed(settings, address, None):
+    if not is_email_allowed(settings, address, email_domain(address)):
         raise NotAllowed("This email address may not register here.")
     if db.session.execute(sa.select(User.id).where(User.email == address)).first() is not None:
         raise Conflict("email: an account with this email already exists; sign in instead.")
@@ -257,7 +265,7 @@ def authenticate_local(settings: Settings, email: str, password: str) -> User:
     ok, needs_rehash = verify_password(user.password_hash if user is not None else None, password)
     if not ok:
         raise InvalidGrant("The email or password is wrong.")
-    if not is_email_allowed(settings, address, None):
+    if not is_email_allowed(settings, address, email_domain(address)):
         raise NotAllowed("This email address may not sign in here.")
     if not user.active:
         raise AccountDisabled()

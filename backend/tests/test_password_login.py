@@ -114,6 +114,13 @@ def test_the_allowlist_applies_to_registration(make_app):
     assert register(client, email="ok@example.test").status_code == 201
 
 
+def test_the_domain_allowlist_applies_to_registration_and_sign_in(make_app):
+    client = make_app(PASSWORD_LOGIN="on", ALLOWED_EMAIL_DOMAINS="ok.example").test_client()
+    assert_error(register(client, email="someone@elsewhere.example"), 403, "not_allowed")
+    assert_error(register(client, email="someone@sub.ok.example"), 403, "not_allowed")  # the exact domain only
+    assert register(client, email="someone@ok.example").status_code == 201
+
+
 def test_registration_never_creates_an_admin(make_app):
     client = make_app(PASSWORD_LOGIN="on", ADMIN_EMAILS="boss@example.test").test_client()
     assert_error(register(client, email="boss@example.test"), 403, "not_allowed")
