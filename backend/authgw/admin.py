@@ -352,13 +352,15 @@ def create_role(name, description, permissions, actor: Actor | None) -> Role:
     """Create a role.
 
     Raises:
-        InvalidRequest: bad or taken ``name``, bad ``description``, unknown
+        InvalidRequest: bad ``name``, bad ``description``, unknown
             ``permissions``.
+        Conflict: a role named ``name`` exists (``409``, as for an email
+            allowed twice or registered twice).
     """
     fields = {"name": name, "description": description, "permissions": permissions}
     spec = parse(RoleCreate, {key: value for key, value in fields.items() if value is not None})
     if db.session.execute(sa.select(Role).where(Role.name == spec.name)).scalar_one_or_none() is not None:
-        raise InvalidRequest(f"name: the role {spec.name} already exists.")
+        raise Conflict(f"name: the role {spec.name} already exists.")
     granted = _permissions_by_name(spec.permissions)
     _require_holds(actor, {p.name for p in granted}, "create_role", role=spec.name)
     role = Role(name=spec.name, description=spec.description, permissions=granted)

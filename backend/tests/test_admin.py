@@ -428,12 +428,12 @@ def test_role_is_created_with_its_permissions_and_listed(app, client, signed_in_
 
 
 @pytest.mark.parametrize("name", ["support", "admin", "user"])
-def test_duplicate_role_name_is_400_naming_name(app, client, signed_in_admin, make_role, name):
+def test_duplicate_role_name_is_409_naming_name(app, client, signed_in_admin, make_role, name):
     make_role("support", ["audit:read"])
     before = role_permissions(app, name)
     response = client.post("/api/admin/roles", json={"name": name, "permissions": ["users:write"]},
                            headers=signed_in_admin.auth)
-    assert_error(response, 400, "invalid_request", "name")
+    assert_error(response, 409, "conflict", "name")
     assert role_permissions(app, name) == before
 
 
