@@ -75,13 +75,27 @@ def describe(error: ValidationError) -> str:
 
     Returns:
         str: e.g. ``title: String should have at most 200 characters``;
-        several problems are joined with ``; ``. Input values are not echoed.
+        several problems are joined with ``; ``, the first
+        ``MAX_PROBLEMS_NAMED`` of them (then how many more), each field name
+        cut to ``MAX_FIELD_NAME`` characters: a body of a thousand unknown
+        fields gets a short answer. Input values are not echoed.
     """
     problems = []
-    for item in error.errors(include_input=False, include_url=False):
+    items = error.errors(include_input=False, include_url=False)
+    for item in items[:MAX_PROBLEMS_NAMED]:
         field = ".".join(str(part) for part in item["loc"])
+        if len(field) > MAX_FIELD_NAME:
+            field = field[:MAX_FIELD_NAME] + "..."
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "unknown field"
         problems.append(f"{field}: {message}" if field else message)
+    if len(items) > MAX_PROBLEMS_NAMED:
+        problems.append(f"and {len(items) - MAX_PROBLEMS_NAMED} more problems")
     return "; ".join(problems)
+
+
+#: Problems ``describe`` names, at most.
+MAX_PROBLEMS_NAMED = 5
+#: Characters of a field name ``describe`` quotes, at most.
+MAX_FIELD_NAME = 64

@@ -147,6 +147,15 @@ def test_error_descriptions_name_the_field_without_echoing_input(client, auth):
     assert "<script>" not in description and "xxxx" not in description
 
 
+def test_a_body_of_many_unknown_fields_gets_a_short_answer(client, auth):
+    body = {"title": "t", **{f"field{i:05d}" + "x" * 200: 1 for i in range(3000)}}
+    response = client.post("/api/notes", json=body, headers=auth("1"))
+    assert response.status_code == 400
+    description = response.get_json()["error_description"]
+    assert len(response.get_data()) < 1000, len(response.get_data())
+    assert description.endswith("and 2995 more problems") and "field00000" in description
+
+
 def test_bad_patch_bodies_are_400_and_change_nothing(client, auth):
     note = create(client, auth("1"), title="keep", body="me")
     for body in ({}, {"title": ""}, {"title": None}, {"body": None}, {"body": "x" * 10_001}, {"pinned": True},
