@@ -174,6 +174,25 @@ def test_a_failed_start_leaves_no_supervisord_behind(base_url, tmp_path):
     assert not supervisors, f"supervisord {supervisors} outlived the failed start"
 
 
+def test_a_failed_up_stops_what_it_started(base_url, tmp_path):
+    """A second stack whose backend refuses its settings: `up` fails, and the
+    database, Redis, IdP and file server it had started are stopped again, so
+    no half stack keeps answering on its ports (another `up` would take them
+    for its own)."""
+    state = tmp_path / "stack"
+    ports = {name: str(free_port()) for name in ("GATEWAY_PORT", "BACKEND_PORT", "FRONTEND_PORT", "DEV_IDP_PORT",
+                                                 "DB_PORT", "REDIS_PORT", "NOTES_PORT")}
+    result = stack("up", check=False, timeout=240,
+                   env={"STACK_DIR": str(state), **ports, "PUBLIC_URL": f"http://localhost:{ports['GATEWAY_PORT']}",
+                        "DATABASE_POOL_TIMEOUT": "-1"})
+    assert result.returncode != 0
+    assert "stopped what this command started: db redis" in result.stderr, result.stderr[-2000:]
+    alive = [pid for pid in os.listdir("/proc") if pid.isdigit() and process_state(int(pid)) not in (None, "Z")
+             and f"STACK_DIR={state}".encode() in _environ(int(pid))]
+    assert not alive, f"processes of the failed stack still run: {alive}"
+    assert status()[0] == 0, "the failed up touched the test stack"
+
+
 def _environ(pid: int) -> bytes:
     try:
         return Path(f"/proc/{pid}/environ").read_bytes()
