@@ -57,6 +57,37 @@ def _seal(raw: str) -> str:
     return _sealer(_secret_key()).encrypt(raw.encode("ascii")).decode("ascii")
 
 
+#: Successors ``_live_successor`` follows at most (a chain rotated more often
+#: within one grace window is treated as reuse).
+MAX_SUCCESSOR_STEPS = 16
+
+
+def _live_successor(sealed: str | None) -> str | None:
+    """The chain's live refresh token, raw, from a spent token's sealed
+    successor, or None (treated as reuse).
+
+    The successor may itself have been spent meanwhile (another tab
+    refreshed with it): then its own successor, and so on, each row locked
+    like the presented one. Handing out a spent successor would make the
+    late client's next refresh a reuse, which revokes the session.
+    """
+    tokens = RefreshToken.__table__
+    for _ in range(MAX_SUCCESSOR_STEPS):
+        raw = _unseal(sealed)
+        if raw is None:
+            return None
+        row = db.session.execute(
+            sa.select(tokens.c.spent_at, tokens.c.successor_sealed)
+            .where(tokens.c.token_hash == hash_refresh_token(raw)).with_for_update()
+        ).one_or_none()
+        if row is None:
+            return None
+        if row.spent_at is None:
+            return raw
+        sealed = row.successor_sealed
+    return None
+
+
 def _unseal(sealed: str | None) -> str | None:
     """The raw successor in ``sealed``, or None (absent, or sealed under
     another ``SECRET_KEY``). The grace window is judged by ``spent_at``, not
@@ -178,7 +209,7 @@ def rotate_refresh_token(raw: str, *, ttl: int, grace_seconds: int, now: datetim
         # presentation is handed out again: one chain per session, never a
         # fork (docs/login-and-tokens.md "Refresh token rotation").
         elapsed = (now - token.spent_at).total_seconds()
-        new_raw = _unseal(token.successor_sealed) if elapsed <= grace_seconds else None
+        new_raw = _live_successor(token.successor_sealed) if elapsed <= grace_seconds else None
         if new_raw is None:
             session = db.session.get(Session, token.session_id)
             revoke_session(session, reason="refresh_token_reuse", now=now)

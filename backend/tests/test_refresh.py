@@ -125,6 +125,23 @@ def test_just_spent_token_is_accepted_again_within_the_grace_window(clock, clien
     assert refresh_with_body(client, second["refresh_token"]).status_code == 200
 
 
+def test_a_late_grace_answer_gives_the_chains_live_token_not_a_spent_one(app, clock, client, signed_in):
+    """A tab still holding the first token while the other already refreshed
+    twice: inside the first token's grace window it gets the live token, and
+    the session goes on (a spent successor would make its next refresh a reuse)."""
+    first = refresh_with_body(client, signed_in.refresh_token).get_json()
+    clock.advance(2)
+    second = refresh_with_body(client, first["refresh_token"]).get_json()
+    clock.advance(2)
+    late = refresh_with_body(client, signed_in.refresh_token)
+    assert late.status_code == 200
+    assert late.get_json()["refresh_token"] == second["refresh_token"]
+    clock.advance(20)
+    assert refresh_with_body(client, late.get_json()["refresh_token"]).status_code == 200
+    with app.app_context():
+        assert _db.session.get(Session, signed_in.session_id).revoked_at is None
+
+
 def test_grace_window_never_forks_a_session_a_stolen_token_is_reuse_once_the_chain_moved_on(
         app, clock, client, signed_in):
     """A thief replaying a stolen token inside the grace window gets no chain of its own."""
