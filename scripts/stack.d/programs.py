@@ -76,7 +76,11 @@ def healthy(service: str) -> bool:
             return subprocess.run(ping, check=False, capture_output=True, timeout=5).returncode == 0
         if service == "redis":
             return redis.Redis(host="127.0.0.1", port=port(service), socket_timeout=2).ping()
-        return requests.get(f"http://127.0.0.1:{port(service)}{HEALTH_PATH[service]}", timeout=2).ok
+        # Not following redirects: with its TLS listener on, the gateway's
+        # plain port answers 308 to the https PUBLIC_URL, whose certificate
+        # this check has no reason to trust.
+        return requests.get(f"http://127.0.0.1:{port(service)}{HEALTH_PATH[service]}", timeout=2,
+                            allow_redirects=False).ok
     except (OSError, subprocess.TimeoutExpired, redis.RedisError, requests.RequestException):
         return False
 
