@@ -70,3 +70,22 @@ test('a wrong password is said in words, and a weak one is refused before the ac
   const expected = /\/register: Failed to load resource: the server responded with a status of 400/;
   consoleErrors.splice(0, consoleErrors.length, ...consoleErrors.filter((text) => !expected.test(text)));
 });
+
+test('the sign-in links of a protected page lead to the email and password form and back', async ({ page }) => {
+  const email = uniqueEmail('back');
+  await register(page, email);
+  await page.waitForURL((url) => url.pathname === '/login');
+
+  await page.goto('/notes');
+  await expect(page.getByRole('heading', { name: 'Sign in required' })).toBeVisible();
+  await expect(page.getByRole('main').getByRole('link', { name: 'Sign in with email and password' })).toBeVisible();
+  // The header's "Sign in" opens the sign-in page, which offers both ways.
+  await page.getByRole('banner').getByRole('link', { name: 'Sign in', exact: true }).click();
+  await page.waitForURL((url) => url.pathname === '/login' && url.searchParams.get('next') === '/notes');
+  await expect(page.getByRole('link', { name: 'Sign in with Google' })).toHaveAttribute('href', /next=%2Fnotes/);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.waitForURL((url) => url.pathname === '/notes');
+  await expect(page.getByRole('button', { name: 'Add note' })).toBeVisible();
+});

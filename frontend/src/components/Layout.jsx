@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { Link, NavLink, Outlet, useLocation } from 'react-router-dom';
 import { useAuth } from '../auth/AuthContext.jsx';
+import { signInPagePath, usePasswordLogin } from '../hooks/usePasswordLogin.js';
 import { NAV_ITEMS } from '../routes.js';
 import { Alert, BusyButton, SignInButton } from './ui.jsx';
 
@@ -25,6 +26,7 @@ function SignOutButton() {
 
 export default function Layout() {
   const { status, claims, hasAnyPermission, notice, dismissNotice } = useAuth();
+  const passwordLogin = usePasswordLogin();
   const location = useLocation();
   const mainRef = useRef(null);
   const firstRender = useRef(true);
@@ -74,8 +76,13 @@ export default function Layout() {
                 <SignOutButton />
               </>
             )}
-            {status === 'anonymous' && location.pathname !== '/' && (
-              <SignInButton next={location.pathname === '/login' ? '/profile' : location.pathname} label="Sign in" className="button-small" />
+            {status === 'anonymous' && location.pathname !== '/' && location.pathname !== '/login' && (
+              passwordLogin ? (
+                // The sign-in page offers Google and email and password.
+                <Link className="button button-small" to={signInPagePath(location.pathname)}>Sign in</Link>
+              ) : (
+                <SignInButton next={location.pathname} label="Sign in" className="button-small" />
+              )
             )}
           </div>
         </div>

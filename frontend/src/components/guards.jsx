@@ -1,6 +1,7 @@
-import { Outlet, useLocation } from 'react-router-dom';
+import { Link, Outlet, useLocation } from 'react-router-dom';
 import { useAuth } from '../auth/AuthContext.jsx';
 import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
+import { signInPagePath, usePasswordLogin } from '../hooks/usePasswordLogin.js';
 import { Loading, SignInButton } from './ui.jsx';
 
 /**
@@ -19,11 +20,17 @@ export function RequireAuth() {
 
 function SignInRequired({ next }) {
   useDocumentTitle('Sign in required');
+  const passwordLogin = usePasswordLogin();
   return (
     <section className="panel narrow center" aria-labelledby="signin-required-title">
       <h1 id="signin-required-title">Sign in required</h1>
       <p>This page is only available to signed-in users.</p>
       <SignInButton next={next} />
+      {passwordLogin && (
+        <p>
+          <Link to={signInPagePath(next)}>Sign in with email and password</Link>
+        </p>
+      )}
     </section>
   );
 }

@@ -1,5 +1,6 @@
 import { Link, useSearchParams } from 'react-router-dom';
 import { loginUrl, useAuth } from '../auth/AuthContext.jsx';
+import { safeNextPath } from '../auth/callback.js';
 import { SignInButton } from '../components/ui.jsx';
 import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
 import { useResource } from '../hooks/useResource.js';
@@ -60,6 +61,9 @@ export default function LoginPage() {
   // GET /api/public/info says whether email and password sign-in is on.
   const info = useResource(() => api.get('/api/public/info', { auth: false }), [api]);
   const passwordLogin = info.data?.password_login === true;
+  // `/login?next=/notes` (the header's and the guard's link): both ways of
+  // signing in come back there.
+  const next = params.has('next') ? safeNextPath(params.get('next')) : '/profile';
   const code = params.get('error');
   const known = code && Object.hasOwn(LOGIN_ERRORS, code) ? LOGIN_ERRORS[code] : null;
   const problem = code ? known || GENERIC_ERROR : null;
@@ -98,8 +102,8 @@ export default function LoginPage() {
       ) : (
         <>
           <p>Use your Google account. You will come back here afterwards.</p>
-          <SignInButton />
-          {passwordLogin && <PasswordSignIn registered={params.get('registered') === '1'} />}
+          <SignInButton next={next} />
+          {passwordLogin && <PasswordSignIn next={next} registered={params.get('registered') === '1'} />}
         </>
       )}
     </section>
