@@ -3,7 +3,7 @@ import { loginUrl, useAuth } from '../auth/AuthContext.jsx';
 import { safeNextPath } from '../auth/callback.js';
 import { SignInButton } from '../components/ui.jsx';
 import { useDocumentTitle } from '../hooks/useDocumentTitle.js';
-import { useResource } from '../hooks/useResource.js';
+import { usePasswordLogin } from '../hooks/usePasswordLogin.js';
 import PasswordSignIn from './PasswordSignIn.jsx';
 
 /** What went wrong, per error code of the login callback (docs/interface.md). */
@@ -57,10 +57,8 @@ const GENERIC_ERROR = {
 /** `/login` and `/login?error=<code>`. */
 export default function LoginPage() {
   const [params] = useSearchParams();
-  const { api, status } = useAuth();
-  // GET /api/public/info says whether email and password sign-in is on.
-  const info = useResource(() => api.get('/api/public/info', { auth: false }), [api]);
-  const passwordLogin = info.data?.password_login === true;
+  const { status } = useAuth();
+  const passwordLogin = usePasswordLogin();
   // `/login?next=/notes` (the header's and the guard's link): both ways of
   // signing in come back there.
   const next = params.has('next') ? safeNextPath(params.get('next')) : '/profile';
