@@ -20,14 +20,7 @@ import sqlalchemy as sa
 
 from .clock import utcnow
 from .extensions import db
-from .models import (
-    Role,
-    ServiceAccount,
-    ServiceAccountCutoff,
-    User,
-    service_account_roles,
-    user_roles,
-)
+from .models import Role, ServiceAccount, ServiceAccountCutoff, User, service_account_roles, user_roles
 
 
 def new_cutoff(previous: Callable[[], int] | None = None) -> int:

@@ -281,11 +281,12 @@ ERROR_RESPONSES: dict[int, tuple[str, str, dict[str, str]]] = {
 GATEWAY_ERRORS = (400, 413, 414, 431)
 
 
-def with_gateway_errors(op: dict) -> dict:
-    """Add ``GATEWAY_ERRORS`` to the responses of operation ``op`` (in place); return it."""
-    for code in GATEWAY_ERRORS:
+def add_error_responses(op: dict, codes: Iterable[int]) -> None:
+    """Reference the shared error answers of ``codes`` (``ERROR_RESPONSES``,
+    in ``components.responses``) in operation ``op``'s responses, in order,
+    unless ``op`` describes that status itself."""
+    for code in codes:
         op["responses"].setdefault(str(code), {"$ref": f"#/components/responses/{ERROR_RESPONSES[code][0]}"})
-    return op
 
 
 def ok(model: type[BaseModel] | None, description: str, *, headers: dict[str, str] | None = None,
@@ -349,8 +350,7 @@ def operation(summary: str, *, tag: str, responses: dict[int, dict], public: boo
         codes |= {400, 415}
     result: dict[str, Any] = {"summary": summary, "tags": [tag],
                               "responses": {str(code): response for code, response in responses.items()}}
-    for code in sorted(codes):
-        result["responses"].setdefault(str(code), {"$ref": f"#/components/responses/{ERROR_RESPONSES[code][0]}"})
+    add_error_responses(result, sorted(codes))
     if description:
         result["description"] = description
     if public:
@@ -661,11 +661,11 @@ def build_document(app: Flask, *, public_url: str, issuer: str,
         params = _path_parameters(rule)
         if params:
             op["parameters"] = params + op.get("parameters", [])
-            op["responses"].setdefault("404", {"$ref": "#/components/responses/NotFound"})  # an unknown id
-        with_gateway_errors(op)
+            add_error_responses(op, (404,))  # an unknown id
+        add_error_responses(op, GATEWAY_ERRORS)
         op["operationId"] = rule.endpoint.replace(".", "_")
         if rule.rule.startswith(GATEWAY_RATE_LIMITED_PREFIX):
-            op["responses"].setdefault("429", {"$ref": "#/components/responses/RateLimited"})
+            add_error_responses(op, (429,))
         spec.path(view=app.view_functions[rule.endpoint], app=app,
                   operations={method.lower(): _refs(op, set(all_schemas)) for method in methods})
     if missing and not strict:
@@ -688,7 +688,7 @@ def build_document(app: Flask, *, public_url: str, issuer: str,
                 if method not in ("get", "put", "post", "delete", "patch"):
                     continue
                 op.setdefault("operationId", method + re.sub(r"[^A-Za-z0-9]+", "_", path).rstrip("_"))
-                with_gateway_errors(op)
+                add_error_responses(op, GATEWAY_ERRORS)
         for name, schema in fragment.get("components", {}).get("schemas", {}).items():
             document["components"]["schemas"].setdefault(name, schema)
     document["tags"] = [{"name": name, "description": text} for name, text in (

@@ -205,9 +205,10 @@ def rotate_refresh_token(raw: str, *, ttl: int, grace_seconds: int, now: datetim
         raise InvalidGrant("This account is disabled.")
     new_raw = None
     if token.spent_at is not None:
-        # Inside the grace window the one successor minted at the first
-        # presentation is handed out again: one chain per session, never a
-        # fork (docs/login-and-tokens.md "Refresh token rotation").
+        # Inside the grace window the chain's live token (the successor
+        # minted at the first presentation, or a later one) is handed out:
+        # one chain per session, never a fork (docs/login-and-tokens.md
+        # "Refresh token rotation").
         elapsed = (now - token.spent_at).total_seconds()
         new_raw = _live_successor(token.successor_sealed) if elapsed <= grace_seconds else None
         if new_raw is None:

@@ -23,6 +23,7 @@ itself (a request it cannot parse) JSON like every other error::
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any, Mapping
 
@@ -93,8 +94,6 @@ _ERRORS = {
 
 def _json_error(status: int, reason: str) -> bytes:
     """The bytes of gunicorn's own error answer, JSON (``{"error", "error_description"}``)."""
-    import json
-
     if status == 501:  # a transfer coding the client chose: bad input, so a 4xx
         status, reason = 400, "Bad Request"
     code, description = _ERRORS.get(status, ("invalid_request" if status < 500 else "server_error", reason))
