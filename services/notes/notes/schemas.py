@@ -67,6 +67,12 @@ class NoteUpdate(BaseModel):
         return self
 
 
+#: Problems ``describe`` names, at most.
+MAX_PROBLEMS_NAMED = 5
+#: Characters of a field name ``describe`` quotes, at most.
+MAX_FIELD_NAME = 64
+
+
 def describe(error: ValidationError) -> str:
     """Say in one sentence what is wrong with a request body.
 
@@ -94,8 +100,3 @@ def describe(error: ValidationError) -> str:
         problems.append(f"and {len(items) - MAX_PROBLEMS_NAMED} more problems")
     return "; ".join(problems)
 
-
-#: Problems ``describe`` names, at most.
-MAX_PROBLEMS_NAMED = 5
-#: Characters of a field name ``describe`` quotes, at most.
-MAX_FIELD_NAME = 64
