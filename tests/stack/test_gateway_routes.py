@@ -340,6 +340,19 @@ def test_static_files_answer_errors_in_json_too(base_url):
     assert json.loads(body)["error"] == "range_not_satisfiable"
     answer = requests.post(f"{base_url}/index.html", data="x", timeout=10)
     assert answer.status_code == 405 and answer.json()["error"] == "method_not_allowed"
+    assert answer.headers["Allow"] == "GET, HEAD"
+
+
+def test_every_405_names_the_allowed_methods(base_url):
+    """RFC 9110 §15.5.6: the gateway's own 405 (nginx refuses TRACE) lists
+    the methods it forwards; a service's 405 keeps the service's Allow."""
+    answer = requests.request("TRACE", f"{base_url}/api/me", timeout=10)
+    assert answer.status_code == 405 and answer.json()["error"] == "method_not_allowed"
+    assert answer.headers["Allow"] == "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+    answer = requests.delete(f"{base_url}/api/health", timeout=10)
+    assert answer.status_code == 405 and answer.json()["error"] == "method_not_allowed"
+    assert [v.strip() for v in answer.headers["Allow"].split(",")].count("GET") == 1
+    assert "DELETE" not in answer.headers["Allow"]
 
 
 def test_a_sane_request_id_is_echoed_on_success_and_on_errors(base_url):
