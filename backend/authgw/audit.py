@@ -16,7 +16,7 @@ from flask import has_request_context, request
 
 from .clock import utcnow
 from .extensions import db
-from .models import AuditEvent
+from .models import AuditEvent, User
 
 EVENTS = frozenset({
     "login_succeeded", "login_failed", "refresh_token_reused", "logout", "logout_all",
@@ -38,13 +38,19 @@ def record_event(event: str, *, user_id: int | None = None, actor_id: int | None
         event: one of ``EVENTS``.
         user_id: the account concerned, if known.
         actor_id: the admin who acted on ``user_id``, if not the user.
-        email: the email concerned (e.g. of a refused login).
+        email: the email concerned (e.g. of a refused login). When left out
+            and ``user_id`` is given, the account's email at the time of the
+            event, so that a row still names its person after the account is
+            deleted or its email changes.
         **details: JSON-serialisable facts (reason, roles, session id...).
 
     Returns:
         AuditEvent: the pending row.
     """
     assert event in EVENTS, event
+    if email is None and user_id is not None:
+        user = db.session.get(User, user_id)
+        email = user.email if user is not None else None
     ip = user_agent = ""
     if has_request_context():
         ip = (request.remote_addr or "")[:45]

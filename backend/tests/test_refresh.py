@@ -90,6 +90,7 @@ def test_reused_refresh_token_revokes_the_session_and_its_access_tokens(clock, a
     with app.app_context():
         events = _db.session.execute(sa.select(AuditEvent).where(AuditEvent.event == "refresh_token_reused")).scalars().all()
         assert [e.user_id for e in events] == [signed_in.user_id]
+        assert [e.email for e in events] == [_db.session.get(User, signed_in.user_id).email]
 
 
 def test_reuse_does_not_touch_the_users_other_sessions(clock, client, make_user, make_session):

@@ -9,7 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from authgw.extensions import db as _db
-from authgw.models import AuditEvent, Session
+from authgw.models import AuditEvent, Session, User
 
 from .flows import ORIGIN, access_token_of, bearer, is_cleared, login, set_cookies
 
@@ -76,6 +76,7 @@ def test_logout_is_audited(app, client, signed_in):
     with app.app_context():
         [event] = _db.session.execute(sa.select(AuditEvent).where(AuditEvent.event == "logout")).scalars().all()
         assert event.user_id == signed_in.user_id
+        assert event.email == _db.session.get(User, signed_in.user_id).email
 
 
 def test_logout_of_a_browser_login_refuses_its_access_token(client, provider):
