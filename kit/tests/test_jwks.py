@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from authgw_kit import JWKSClient, VerifierUnavailable
+from authgw_kit import InvalidToken, JWKSClient, RevocationList, TokenVerifier, VerifierUnavailable
 from authgw_kit.keys import cache_lifetime, keys_from_jwks
 
 
@@ -94,3 +94,25 @@ def test_unusable_keys_are_skipped(corpus):
 def test_get_signing_key_from_jwt(jwks_client, mint):
     assert jwks_client.get_signing_key_from_jwt(mint()).kid == "corpus-es256"
 
+
+
+@pytest.mark.parametrize("cache_size", [0, 1000])
+def test_withdrawn_key_is_refused_once_the_set_is_stale(jwks_client, http_server, corpus, clock, feed, monotonic,
+                                                         mint, cache_size):
+    """A key dropped from the JWK Set stops verifying once the set's
+    max-age is over, for a token seen before (verdict and header caches)
+    and for a new one, as the gateway refuses them after its next fetch."""
+    verifier = TokenVerifier(issuer=corpus["issuer"], audience=corpus["audience"], keys=jwks_client,
+                             revocations=RevocationList(fetch=feed, background=False, clock=monotonic),
+                             clock=clock, cache_size=cache_size)
+    seen = mint()
+    assert verifier.verify(seen).claims["sub"] == "7"
+    http_server.serve("/jwks", {"keys": []}, headers={"Cache-Control": "max-age=120"})
+    monotonic.advance(60)
+    assert verifier.verify(seen).claims["sub"] == "7"  # within max-age: the set in hand still counts
+    assert http_server.hits["/jwks"] == 1
+    monotonic.advance(61)
+    for token in (seen, mint(jti="jti-new")):
+        with pytest.raises(InvalidToken, match="unknown key"):
+            verifier.verify(token)
+    assert http_server.hits["/jwks"] == 2

@@ -195,7 +195,7 @@ class JWKSClient:
         self.max_lifespan = float(max_lifespan)
         self.refetch_interval = float(refetch_interval)
         self.algorithms = tuple(algorithms)
-        self.generation = 0
+        self._generation = 0
         self.fetch_count = 0
         self._clock = clock
         self._lock = threading.Lock()
@@ -203,6 +203,24 @@ class JWKSClient:
         self._fingerprint: frozenset | None = None
         self._expires_at = 0.0
         self._last_attempt: float | None = None
+
+    @property
+    def generation(self) -> int:
+        """A counter that changes when the key material does.
+
+        Reading it first brings a set past its lifetime up to date (the rules
+        of :meth:`get_jwk_set`: one fetch, and a failed one keeps the last
+        set), so that caches keyed by it (the verifier's verdicts, the
+        header checks) drop the tokens of a key withdrawn from the JWK Set
+        once the set's lifetime is over, however often those tokens are
+        seen. Costs one clock read while the set is fresh.
+        """
+        if self._keys is None or self._clock() >= self._expires_at:
+            try:
+                self.get_jwk_set()
+            except VerifierUnavailable:
+                pass  # never fetched: the key lookup that follows answers 503
+        return self._generation
 
     def fetch_data(self) -> tuple[dict, str | None]:
         """GET the JWK Set.
@@ -234,7 +252,7 @@ class JWKSClient:
         fingerprint = frozenset((k.kid, k.algorithm, repr(k.key.public_numbers())) for k in keys.values())
         if fingerprint != self._fingerprint:
             self._fingerprint = fingerprint
-            self.generation += 1
+            self._generation += 1
         self._keys = keys
         self._expires_at = now + cache_lifetime(cache_control, self.cache_lifespan, self.min_lifespan,
                                                 self.max_lifespan)
