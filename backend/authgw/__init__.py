@@ -26,6 +26,7 @@ from .login_state import EncryptedLoginStateInterface
 from .observability import configure_logging, init_observability
 from .oidc import OpenIDProvider
 from .revocation import RevocationFeed
+from .strict_json import StrictJSONProvider
 from .tokens import LEEWAY_SECONDS
 
 #: Seconds the login-state cookie (state, nonce, PKCE verifier) lives.
@@ -50,6 +51,7 @@ def create_app(config: Mapping[str, str] | Settings | None = None) -> Flask:
         SigningKeyError: the signing key file is unusable.
     """
     app = Flask(__name__, instance_relative_config=False)
+    app.json = StrictJSONProvider(app)
     settings = config if isinstance(config, Settings) else load_settings(config, app.instance_path)
     configure_logging(settings.log_level, settings.log_format)
 
