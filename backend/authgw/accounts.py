@@ -207,7 +207,9 @@ def register_local_account(settings: Settings, email: str, password: str, name: 
 def set_local_password(settings: Settings, email: str, password: str) -> tuple[User, bool]:
     """Set the password of the account with ``email``, creating a local
     account when there is none (``flask users set-password``: the operator
-    vouches for the address). The caller commits.
+    vouches for the address, so an ``ADMIN_EMAILS`` address gets ``admin``
+    here, the only place a local account gets it from that list). The
+    caller commits.
 
     Returns:
         (user, created): the account and whether it was created.
@@ -237,14 +239,16 @@ def set_local_password(settings: Settings, email: str, password: str) -> tuple[U
     db.session.flush()
     revoked = 0 if created else revoke_user_sessions(user.id, reason="password_set")
     record_event("password_set", user_id=user.id, email=address, created=created, sessions_revoked=revoked)
+    _grant_admin_if_listed(settings, user, address)
     return user, created
 
 
 def authenticate_local(settings: Settings, email: str, password: str) -> User:
     """Check an email and password (``POST /api/auth/login/password``) and
     prepare the account for a new session, as ``provision_user`` does at a
-    provider sign-in: allowlist, ``ADMIN_EMAILS``, disabled accounts,
-    ``last_login_at``. The caller commits.
+    provider sign-in: allowlist, disabled accounts, ``last_login_at``; but
+    not ``ADMIN_EMAILS``, which only ``set_local_password`` (the operator)
+    applies to a local account. The caller commits.
 
     A wrong password, an unknown email and an account without a password
     raise the same ``InvalidGrant``, after an Argon2 verification each
@@ -272,6 +276,8 @@ def authenticate_local(settings: Settings, email: str, password: str) -> User:
     if needs_rehash:
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()
-    _grant_admin_if_listed(settings, user, address)
+    # No ADMIN_EMAILS grant here: nobody vouched for a registered address,
+    # so listing it later must not make its registrant an admin. The
+    # operator's `flask users set-password` grants it (docs/local-accounts.md).
     db.session.flush()
     return user

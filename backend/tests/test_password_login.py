@@ -216,6 +216,26 @@ def test_admin_emails_get_admin_at_password_sign_in(make_app):
     assert "admin" in claims_of(response.get_json()["access_token"])["roles"]
 
 
+def test_a_registered_address_listed_later_does_not_become_admin(make_app):
+    """Nobody vouched for a registered address: putting it in ADMIN_EMAILS
+    afterwards gives its registrant nothing; the operator's set-password
+    (a new password, the old sessions ended) does."""
+    app = make_app(PASSWORD_LOGIN="on")
+    assert register(app.test_client(), email="mallory@example.test").status_code == 201
+    later = make_app(PASSWORD_LOGIN="on", ADMIN_EMAILS="mallory@example.test",
+                     DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"])
+    response = sign_in(later.test_client(), email="mallory@example.test")
+    assert response.status_code == 200
+    assert claims_of(response.get_json()["access_token"])["roles"] == ["user"]
+    runner = later.test_cli_runner()
+    other = "another long passphrase for the boss"
+    assert runner.invoke(args=["users", "set-password", "mallory@example.test"],
+                         input=f"{other}\n{other}\n").exit_code == 0
+    assert_error(sign_in(later.test_client(), email="mallory@example.test"), 401, "invalid_grant")
+    response = sign_in(later.test_client(), email="mallory@example.test", password=other)
+    assert "admin" in claims_of(response.get_json()["access_token"])["roles"]
+
+
 def test_an_email_removed_from_the_allowlist_cannot_sign_in(make_app):
     app = make_app(PASSWORD_LOGIN="on", ALLOWED_EMAILS="ok@example.test")
     client = app.test_client()
