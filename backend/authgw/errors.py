@@ -13,10 +13,10 @@ import logging
 
 from authgw_kit.errors import HTTP_ERROR_CODES as KIT_HTTP_ERROR_CODES
 from flask import Flask
-from sqlalchemy.exc import DBAPIError, OperationalError, TimeoutError as PoolTimeout
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from .exceptions import APIError, RateLimited, ServiceUnavailable
+from .exceptions import APIError, Conflict, RateLimited, ServiceUnavailable
 from .extensions import db
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,15 @@ def register_error_handlers(app: Flask) -> None:
         db.session.rollback()
         return ServiceUnavailable("The database is unreachable; retry shortly.",
                                   headers={"Retry-After": "5"}).get_response()
+
+    @app.errorhandler(IntegrityError)
+    def handle_concurrent_write(exc: IntegrityError):
+        # A unique key taken between a check and its insert by a concurrent
+        # request (two registrations of one email, two roles of one name):
+        # the same 409 the check gives, not a 500.
+        db.session.rollback()
+        log.warning("write refused by a database constraint: %s", exc.orig.__class__.__name__)
+        return Conflict("The request conflicts with a change made at the same time; reload and retry.").get_response()
 
     @app.errorhandler(DBAPIError)
     def handle_database_error(exc: DBAPIError):

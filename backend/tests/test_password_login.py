@@ -121,6 +121,27 @@ def test_the_domain_allowlist_applies_to_registration_and_sign_in(make_app):
     assert register(client, email="someone@ok.example").status_code == 201
 
 
+def test_a_registration_racing_another_of_the_same_email_is_409(app, client, monkeypatch):
+    """The other request's insert lands between this one's check and its
+    insert (password hashing sits between them): 409, not a 500."""
+    import authgw.passwords
+    from authgw.clock import utcnow
+
+    real = authgw.passwords.password_problem
+
+    def concurrent_registration(password, user_inputs=()):
+        _db.session.add(User(issuer="local", subject="racer", email="grace@example.test", name="Racer",
+                             created_at=utcnow(), active=True))
+        _db.session.flush()
+        return real(password, user_inputs=user_inputs)
+
+    monkeypatch.setattr(authgw.passwords, "password_problem", concurrent_registration)
+    assert_error(register(client), 409, "conflict")
+    monkeypatch.setattr(authgw.passwords, "password_problem", real)
+    with app.app_context():
+        assert _db.session.execute(sa.select(User).where(User.email == "grace@example.test")).first() is None
+
+
 def test_registration_never_creates_an_admin(make_app):
     client = make_app(PASSWORD_LOGIN="on", ADMIN_EMAILS="boss@example.test").test_client()
     assert_error(register(client, email="boss@example.test"), 403, "not_allowed")
