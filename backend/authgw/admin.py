@@ -77,11 +77,24 @@ def _require_holds(actor: Actor | None, needed, operation: str, **details) -> No
 
 
 def _is_last_active_admin(user: User) -> bool:
+    """Whether ``user`` is the only active admin (docs/authorization.md
+    "The last admin").
+
+    Two requests removing two different admins at once must not both see
+    the other one: the ``admin`` role's row is locked (``FOR UPDATE``, held
+    until the transaction ends) before the others are counted, and they are
+    counted with a locking read, which sees the latest committed rows rather
+    than the transaction's snapshot. So the second request waits for the
+    first to commit, then finds it was the last (SQLite, the unit tests'
+    database, has no row locks and serialises writers itself).
+    """
     if not user.active or ADMIN_ROLE not in user.role_names:
         return False
+    db.session.execute(sa.select(Role.id).where(Role.name == ADMIN_ROLE).with_for_update())
     others = db.session.execute(
         sa.select(sa.func.count()).select_from(User).join(User.roles)
         .where(Role.name == ADMIN_ROLE, User.active.is_(True), User.id != user.id)
+        .with_for_update(read=True)
     ).scalar_one()
     return others == 0
 
