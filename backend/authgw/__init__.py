@@ -14,6 +14,7 @@ from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from authgw_kit import StaticKeys, TokenVerifier
+from authgw_kit.flask import BoundedRequest
 
 from .bearer import verify_token_in_request
 from .bulkhead import DatabaseBulkhead
@@ -52,6 +53,7 @@ def create_app(config: Mapping[str, str] | Settings | None = None) -> Flask:
     """
     app = Flask(__name__, instance_relative_config=False)
     app.json = StrictJSONProvider(app)
+    app.request_class = BoundedRequest  # a chunked body over the limit is 413, not cut
     settings = config if isinstance(config, Settings) else load_settings(config, app.instance_path)
     configure_logging(settings.log_level, settings.log_format)
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import json
+
 import pytest
 from flask import Flask, jsonify
+from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-from authgw_kit.flask import AuthGWKit, current_claims, current_kit, current_token, public, require_permission
+from authgw_kit.flask import (AuthGWKit, BoundedRequest, current_claims, current_kit, current_token, public,
+                              require_permission)
 
 
 @pytest.fixture
@@ -131,3 +136,30 @@ def test_http_error_codes_are_rfc_words_without_service_specific_ones():
     assert HTTP_ERROR_CODES[400] == "invalid_request" and HTTP_ERROR_CODES[401] == "invalid_token"
     assert HTTP_ERROR_CODES[503] == "service_unavailable"
     assert 403 not in HTTP_ERROR_CODES  # each service words its own 403 (forbidden / insufficient_scope)
+
+
+@pytest.mark.parametrize("request_class, over_limit", [(BoundedRequest, 413), (Flask.request_class, 200)])
+def test_a_chunked_body_over_the_limit_is_413_not_cut(request_class, over_limit):
+    """Without Content-Length Werkzeug cuts the body at MAX_CONTENT_LENGTH;
+    BoundedRequest refuses it (the plain class shows the cut)."""
+    from flask import request
+
+    app = Flask(__name__)
+    app.request_class = request_class
+    app.config["MAX_CONTENT_LENGTH"] = 100
+
+    @app.post("/echo")
+    def echo():
+        return jsonify(length=len(request.get_data()))
+
+    client = app.test_client()
+    for size, status in ((99, 200), (100, over_limit), (5000, over_limit)):
+        # As gunicorn passes a chunked body: no CONTENT_LENGTH, the input terminated.
+        environ = EnvironBuilder(path="/echo", method="POST", input_stream=io.BytesIO(b"x" * size)).get_environ()
+        environ.pop("CONTENT_LENGTH", None)
+        environ["wsgi.input_terminated"] = True
+        body, answered, _ = run_wsgi_app(app, environ)
+        assert int(answered.split()[0]) == status, (size, answered)
+        if status == 200:
+            assert json.loads(b"".join(body))["length"] == min(size, 100)
+    assert client.post("/echo", data=b"x" * 5000).status_code == 413  # with Content-Length: Werkzeug's own

@@ -24,7 +24,8 @@ import functools
 import os
 from typing import Any, Callable, Mapping, TypeVar
 
-from flask import Flask, Response, current_app, g, jsonify, request
+from flask import Flask, Request, Response, current_app, g, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from .errors import InsufficientScope, MissingToken, TokenError
 from .token import VerifiedToken
@@ -32,6 +33,32 @@ from .verifier import TokenVerifier
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXTENSION_KEY = "authgw_kit"
+
+
+class BoundedRequest(Request):
+    """Flask's request class, with a chunked body over the limit refused.
+
+    A body sent without ``Content-Length`` (``Transfer-Encoding: chunked``)
+    is read by Werkzeug up to ``MAX_CONTENT_LENGTH`` bytes and silently cut
+    there, so a JSON body over the limit reached the view truncated and was
+    answered ``400`` (not JSON) instead of ``413``. Here :meth:`get_data`
+    (which ``get_json`` uses) raises ``RequestEntityTooLarge`` (413) when
+    such a body fills the limit. Use it with ``app.request_class =
+    BoundedRequest`` (docs/kit.md "Flask").
+    """
+
+    def get_data(self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False):
+        """Return the body (bytes, or str with ``as_text``), as Werkzeug does.
+
+        Raises:
+            RequestEntityTooLarge: no ``Content-Length`` and the body is at
+                least ``max_content_length`` bytes (413).
+        """
+        data = super().get_data(cache=cache, as_text=False, parse_form_data=parse_form_data)
+        limit = self.max_content_length
+        if limit is not None and self.content_length is None and len(data) >= limit:
+            raise RequestEntityTooLarge()
+        return data.decode(errors="replace") if as_text else data
 
 
 def public(view: F) -> F:

@@ -15,7 +15,7 @@ from flask import Flask, jsonify
 from sqlalchemy import text
 
 from authgw_kit import TokenVerifier
-from authgw_kit.flask import AuthGWKit, public
+from authgw_kit.flask import AuthGWKit, BoundedRequest, public
 
 from .config import Settings, load_settings
 from .database import engine_options
@@ -49,6 +49,7 @@ def create_app(config: Mapping[str, str] | Settings | None = None, *, verifier: 
     configure_logging(settings.log_level)
 
     app = Flask(__name__)
+    app.request_class = BoundedRequest  # a chunked body over the limit is 413, not cut
     app.config.update(
         SQLALCHEMY_DATABASE_URI=settings.database_url,
         SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings.database_url),
