@@ -16,32 +16,10 @@ reader answers them like any other malformed JSON.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from authgw_kit.verify import SURROGATE_ESCAPE, has_lone_surrogate
 from flask.json.provider import DefaultJSONProvider
-
-#: A backslash escape of a UTF-16 surrogate (D800-DFFF) anywhere in the text:
-#: only then can a decoded string hold one, so only then are strings walked.
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
-
-
-def _has_lone_surrogate(value: Any) -> bool:
-    """Whether any string (key or value) in a decoded JSON value cannot be UTF-8."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
 
 
 class StrictJSONProvider(DefaultJSONProvider):
@@ -58,6 +36,6 @@ class StrictJSONProvider(DefaultJSONProvider):
         except RecursionError:
             raise ValueError("the JSON document is nested too deeply") from None
         text = s.decode("utf-8", "replace") if isinstance(s, (bytes, bytearray)) else s
-        if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
+        if SURROGATE_ESCAPE.search(text) and has_lone_surrogate(value):
             raise ValueError("the JSON document holds a lone UTF-16 surrogate")
         return value

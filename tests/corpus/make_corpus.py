@@ -134,6 +134,7 @@ def main(output: Path) -> None:
     add("valid_nbf_past", es(claims(nbf=NOW - 60)), "valid", "nbf in the past")
     add("valid_nbf_within_leeway", es(claims(nbf=NOW + 10)), "valid", "nbf 10 s ahead, within the leeway")
     add("valid_float_times", es(claims(iat=NOW - 60.5, exp=NOW + 839.5)), "valid", "NumericDate may be a float")
+    add("valid_b64_true", es(header_=header(b64=True)), "valid", "b64: true spells out the default (RFC 7797 §3)")
     add("valid_extra_claims", es(claims(scope="ignored", picture="https://example.test/a.png")), "valid",
         "unknown claims are ignored")
 
@@ -186,6 +187,9 @@ def main(output: Path) -> None:
             spliced(signature_=f"{signature[:-1]}{alphabet[last | 1]}"),
             "last character has non-zero unused bits: same bytes, different text (RFC 4648 §3.5)"),
         "header_b64_false": (es(header_=header(b64=False)), "b64: false (RFC 7797 unencoded payload) is not an access token"),
+        "header_b64_null": (es(header_=header(b64=None)), "b64 other than true: null"),
+        "header_b64_zero": (es(header_=header(b64=0)), "b64 other than true: 0"),
+        "header_b64_string": (es(header_=header(b64="false")), "b64 other than true: the string \"false\""),
         "signature_der_encoded": (spliced(signature_=b64url(der)), "ES256 signature must be raw R||S (RFC 7518 §3.4), not DER"),
         "edited_payload": (spliced(payload_=b64json(claims(roles=["admin"], permissions=["users:write"]))),
                            "payload changed, old signature kept"),
@@ -211,6 +215,9 @@ def main(output: Path) -> None:
         "sid_empty": ("sid", ""), "sid_number": ("sid", 5), "jti_empty": ("jti", ""), "jti_array": ("jti", ["x"]),
         "email_number": ("email", 1), "name_object": ("name", {"first": "A"}), "email_null": ("email", None),
         "client_id_not_sub": ("client_id", "svc-other"), "client_id_number": ("client_id", 42),
+        "roles_empty_object": ("roles", {}), "permissions_empty_object": ("permissions", {}),
+        "nbf_null": ("nbf", None), "client_id_null": ("client_id", None),
+        "name_lone_surrogate": ("name", "\ud800"),
     }
     for label, (name, value) in wrong_types.items():
         add(f"claim_{label}", es(claims(**{name: value})), "invalid_token", f"{name} = {json.dumps(value)}")
@@ -219,6 +226,18 @@ def main(output: Path) -> None:
         "exp is Infinity (not JSON; some parsers accept it)")
     add("payload_not_object", sign_raw(head, b64json([base_claims]), keys.es), "invalid_token",
         "payload is an array")
+    huge_payload = b64url(json.dumps(base_claims).replace(str(NOW + 840), "1" + "0" * 400).encode())
+    add("claim_exp_huge_integer", sign_raw(head, huge_payload, keys.es), "invalid_token",
+        "exp is a 401-digit integer (beyond a double: infinity to some parsers)")
+    bom = b"\xef\xbb\xbf"
+    refused({
+        "payload_utf8_bom": (sign_raw(head, b64url(bom + json.dumps(base_claims).encode()), keys.es),
+                             "payload starts with a UTF-8 byte order mark (RFC 8259 §8.1: none)"),
+        "payload_utf16": (sign_raw(head, b64url(json.dumps(base_claims).encode("utf-16")), keys.es),
+                          "payload in UTF-16 (RFC 8259 §8.1: UTF-8 only)"),
+        "header_utf8_bom": (sign_raw(b64url(bom + json.dumps(es_header).encode()), payload, keys.es),
+                            "header starts with a UTF-8 byte order mark"),
+    })
 
     # -- hostile and malformed input ----------------------------------------
     deep_payload = b64url(json.dumps(base_claims)[:-1].encode() + b', "x": ' + b"[" * 2000 + b"]" * 2000 + b"}")

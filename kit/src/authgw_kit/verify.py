@@ -52,7 +52,64 @@ _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _NON_EMPTY_STRINGS = ("sub", "jti", "sid")
 _STRINGS = ("email", "name")
 _STRING_ARRAYS = ("roles", "permissions")
-_JWT = jwt.PyJWT()
+#: A backslash escape of a UTF-16 surrogate: only then can a decoded string
+#: hold a lone one, so only then are the strings walked.
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+
+
+def has_lone_surrogate(value: Any) -> bool:
+    """Whether any string (key or value) in a decoded JSON value holds a
+    lone UTF-16 surrogate, which no UTF-8 text can (the backend's request
+    bodies use this too)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def strict_json(data: bytes) -> Any:
+    """Decode a JOSE header or JWT payload as the gateway's Lua check does.
+
+    RFC 8259 §8.1: JSON text exchanged between systems is UTF-8, without a
+    byte order mark; ``json.loads`` on bytes would also take UTF-16, UTF-32
+    and a BOM. A string holding a lone UTF-16 surrogate (``"\\ud800"``) is
+    not Unicode text either.
+
+    Raises:
+        ValueError: not UTF-8, a BOM, malformed JSON, a lone surrogate.
+        RecursionError: nested beyond the interpreter's limit.
+    """
+    text = data.decode("utf-8")  # strict; a BOM stays U+FEFF, which json.loads refuses
+    value = json.loads(text)
+    if SURROGATE_ESCAPE.search(text) and has_lone_surrogate(value):
+        raise ValueError("a lone UTF-16 surrogate")
+    return value
+
+
+class _StrictPayloadJWT(jwt.PyJWT):
+    """PyJWT, with the payload decoded by :func:`strict_json`."""
+
+    def _decode_payload(self, decoded: dict[str, Any]) -> dict[str, Any]:
+        try:
+            payload = strict_json(decoded["payload"])
+        except (ValueError, RecursionError) as exc:
+            raise jwt.DecodeError(f"Invalid payload string: {exc}") from exc
+        if not isinstance(payload, dict):
+            raise jwt.DecodeError("Invalid payload string: must be a json object")
+        return payload
+
+
+_JWT = _StrictPayloadJWT()
 _DECODE_OPTIONS = {"require": list(REQUIRED_CLAIMS), "verify_exp": False, "verify_nbf": False,
                    "verify_iat": False, "strict_aud": False}
 
@@ -70,12 +127,12 @@ def unverified_header(token: str) -> dict[str, Any]:
         dict: the header object.
 
     Raises:
-        InvalidToken: not base64url, not UTF-8 JSON, nested too deeply, or
-            not an object.
+        InvalidToken: not base64url, not UTF-8 JSON (a BOM, UTF-16 and lone
+            surrogates are not), nested too deeply, or not an object.
     """
     segment = token.split(".", 1)[0]
     try:
-        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+        header = strict_json(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
     except (ValueError, binascii.Error, RecursionError):
         # ValueError covers JSONDecodeError and UnicodeDecodeError.
         raise InvalidToken("The access token header is malformed.") from None
@@ -85,8 +142,18 @@ def unverified_header(token: str) -> dict[str, Any]:
 
 
 def _is_number(value: Any) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and (isinstance(value, int) or math.isfinite(value)))
+    """A finite JSON number that is not a boolean. An integer too large for
+    a double (``1`` followed by 400 zeros) is not: the gateway's decoder
+    reads it as infinity, and a NumericDate is a double anyway."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+_ABSENT = object()
 
 
 def check_claims(claims: dict[str, Any], *, now: float, leeway: float) -> None:
@@ -117,8 +184,8 @@ def check_claims(claims: dict[str, Any], *, now: float, leeway: float) -> None:
     iat, exp = claims["iat"], claims["exp"]
     if not _is_number(iat) or not _is_number(exp):
         raise InvalidToken("The access token claims 'iat' and 'exp' must be numbers.")
-    nbf = claims.get("nbf")
-    if nbf is not None and not _is_number(nbf):
+    nbf = claims.get("nbf", _ABSENT)
+    if nbf is not _ABSENT and not _is_number(nbf):
         raise InvalidToken("The access token claim 'nbf' must be a number.")
     if "client_id" in claims:
         client_id = claims["client_id"]
@@ -128,7 +195,7 @@ def check_claims(claims: dict[str, Any], *, now: float, leeway: float) -> None:
         raise ExpiredToken("The access token has expired.")
     if iat > now + leeway:
         raise InvalidToken("The access token was issued in the future.")
-    if nbf is not None and nbf > now + leeway:
+    if nbf is not _ABSENT and nbf > now + leeway:
         raise InvalidToken("The access token is not valid yet.")
 
 
@@ -149,6 +216,9 @@ def _key_for_header(segment: str, token: str, keys: KeySource):
         raise InvalidToken('The token is not an access token (typ must be "at+jwt").')
     if not FORBIDDEN_HEADERS.isdisjoint(header):
         raise InvalidToken("The access token header names its own key or critical extensions; refused.")
+    if "b64" in header and header["b64"] is not True:
+        # RFC 7797 unencoded payloads are not access tokens; only the default (true) may be spelled out.
+        raise InvalidToken("The access token header asks for an unencoded payload; refused.")
     kid = header.get("kid")
     key = keys.get_key(kid) if isinstance(kid, str) and kid else None
     if key is None:

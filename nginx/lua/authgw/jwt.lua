@@ -194,7 +194,7 @@ local function decode_json_segment(s, what, from, to)
     if not ok or type(value) ~= "table" then
         return fail("malformed", "The access token " .. what .. " is malformed.")
     end
-    return value
+    return value, raw
 end
 
 local function is_array_of_strings(v)
@@ -403,10 +403,17 @@ function M.verify(jws, key, opts)
     if jws.alg ~= key.alg or not algorithms[jws.alg] then
         return fail("wrong_alg", "The access token uses an algorithm not allowed for its key.")
     end
-    local claims, err = decode_json_segment(jws.token, "payload", jws.header_end + 2, jws.signing_length)
-    if not claims then return nil, err end
-    local ok
-    ok, err = M.check_claims(claims, opts)
+    local claims, raw = decode_json_segment(jws.token, "payload", jws.header_end + 2, jws.signing_length)
+    if not claims then return nil, raw end
+    -- cjson decodes `{}` and `[]` alike: an empty list claim is an array
+    -- only if the payload holds no empty object (the kit tells them apart).
+    for _, name in ipairs(LIST_CLAIMS) do
+        local v = claims[name]
+        if type(v) == "table" and next(v) == nil and find(raw, "{%s*}") then
+            return fail("bad_claim", "The access token claim '" .. name .. "' must be an array of strings.")
+        end
+    end
+    local ok, err = M.check_claims(claims, opts)
     if not ok then return nil, err end
     if not M.verify_signature(jws, key) then
         return fail("bad_signature", "The access token signature is invalid.")
