@@ -416,3 +416,12 @@ def test_a_bad_routes_declaration_is_refused_at_start_with_every_problem(tmp_pat
     for problem in ("shadows the backend's own /api/admin", "'nowhere' is not host:port", "unknown key 'colour'"):
         assert problem in output, output
     assert requests.get(f"{BASE_URL}/api/health", timeout=10).status_code == 200
+
+
+def test_nginx_redirects_never_name_the_client_s_host(base_url):
+    """A prefix location asked for without its slash redirects relatively:
+    a Location built from a forged Host header would send the client away."""
+    answer = requests.get(f"{base_url}/api/public", headers={"Host": "evil.example"}, allow_redirects=False,
+                          timeout=10)
+    assert answer.status_code == 301
+    assert answer.headers["Location"] == "/api/public/"
