@@ -44,7 +44,7 @@ class BoundedRequest(Request):
     answered ``400`` (not JSON) instead of ``413``. Here :meth:`get_data`
     (which ``get_json`` uses) raises ``RequestEntityTooLarge`` (413) when
     such a body fills the limit. Use it with ``app.request_class =
-    BoundedRequest`` (docs/kit.md "Flask").
+    BoundedRequest`` (docs/kit.md "Flask (`authgw_kit.flask`)").
     """
 
     def get_data(self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False):
