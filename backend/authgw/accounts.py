@@ -6,8 +6,9 @@ say ``email_verified``; with an allowlist set, the email must be listed in
 Workspace accounts) have its hosted domain ``hd`` in
 ``ALLOWED_EMAIL_DOMAINS``; ``ADMIN_EMAILS`` always may and get ``admin``.
 Disabled accounts may not sign in. Local accounts (email + password,
-``PASSWORD_LOGIN=on``) follow the same rules at sign-in
-(docs/local-accounts.md).
+``PASSWORD_LOGIN=on``) follow the same rules at sign-in, except that
+``ADMIN_EMAILS`` gives them ``admin`` only through the operator's
+``flask users set-password`` (docs/local-accounts.md).
 """
 
 from __future__ import annotations
@@ -123,8 +124,9 @@ def provision_user(settings: Settings, claims: dict) -> User:
 
 
 def _grant_admin_if_listed(settings: Settings, user: User, email: str) -> None:
-    """Give ``user`` the admin role at sign-in when ``email`` is in ADMIN_EMAILS
-    and it lacks it, audited as ``roles_changed`` (docs/authorization.md)."""
+    """Give ``user`` the admin role when ``email`` is in ADMIN_EMAILS and it
+    lacks it, audited as ``roles_changed`` (docs/authorization.md): at each
+    provider sign-in, and for a local account at ``set_local_password``."""
     if email in settings.admin_emails and ADMIN_ROLE not in user.role_names:
         user.roles.append(_role(ADMIN_ROLE))
         db.session.flush()

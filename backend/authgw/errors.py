@@ -80,9 +80,13 @@ def register_error_handlers(app: Flask) -> None:
     def handle_concurrent_write(exc: IntegrityError):
         # A unique key taken between a check and its insert by a concurrent
         # request (two registrations of one email, two roles of one name):
-        # the same 409 the check gives, not a 500.
+        # the same 409 the check gives. Any other constraint (NOT NULL, a
+        # foreign key) is a bug: a 500 with its traceback.
         db.session.rollback()
-        log.warning("write refused by a database constraint: %s", exc.orig.__class__.__name__)
+        if not _is_unique_violation(exc):
+            log.exception("database constraint violated")
+            return json_error_response(_server_error())
+        log.warning("unique key taken by a concurrent write (%s)", _errno(exc))
         return Conflict("The request conflicts with a change made at the same time; reload and retry.").get_response()
 
     @app.errorhandler(DBAPIError)
@@ -97,6 +101,21 @@ def register_error_handlers(app: Flask) -> None:
     def handle_unexpected(exc: Exception):
         log.exception("unhandled error")
         return json_error_response(_server_error())
+
+
+#: MySQL/MariaDB ER_DUP_ENTRY: a unique key already holds the value.
+MYSQL_DUPLICATE_ENTRY = 1062
+
+
+def _errno(exc: IntegrityError):
+    args = getattr(exc.orig, "args", ())
+    return args[0] if args else None
+
+
+def _is_unique_violation(exc: IntegrityError) -> bool:
+    """Whether ``exc`` is a unique-key violation (MariaDB errno 1062, or
+    SQLite's "UNIQUE constraint failed" in the unit tests)."""
+    return _errno(exc) == MYSQL_DUPLICATE_ENTRY or str(exc.orig).startswith("UNIQUE constraint failed")
 
 
 def _seconds_until_reset() -> int:

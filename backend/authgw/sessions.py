@@ -214,7 +214,7 @@ def rotate_refresh_token(raw: str, *, ttl: int, grace_seconds: int, now: datetim
         if new_raw is None:
             session = db.session.get(Session, token.session_id)
             revoke_session(session, reason="refresh_token_reuse", now=now)
-            record_event("refresh_token_reused", user_id=session.user_id, session_id=session.id)
+            record_event("refresh_token_reused", user_id=session.user_id, email=owner.email, session_id=session.id)
             db.session.commit()
             count_refresh("reuse")
             raise InvalidGrant("The refresh token was already used; the session has been revoked.")

@@ -26,16 +26,22 @@ class StrictJSONProvider(DefaultJSONProvider):
     """Flask's JSON provider, with ``loads`` refusing hostile documents.
 
     ``loads(s)`` returns what ``json.loads`` does, or raises ``ValueError``
-    when the document is malformed, nested beyond the recursion limit, or
-    holds a string that is not valid Unicode text (a lone surrogate).
+    when the document is malformed, bytes that are not strict UTF-8 (UTF-16,
+    CESU-8, a BOM), nested beyond the recursion limit, or holds a string
+    that is not valid Unicode text (a lone surrogate).
     """
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         try:
+            if isinstance(s, (bytes, bytearray)):
+                # A request body: UTF-8 only (RFC 8259 §8.1), strictly, so
+                # neither a UTF-16 body nor CESU-8 bytes (ED A0 80) can
+                # smuggle a surrogate past the check below; a BOM stays
+                # U+FEFF, which json.loads refuses.
+                s = bytes(s).decode("utf-8")
             value = super().loads(s, **kwargs)
         except RecursionError:
             raise ValueError("the JSON document is nested too deeply") from None
-        text = s.decode("utf-8", "replace") if isinstance(s, (bytes, bytearray)) else s
-        if SURROGATE_ESCAPE.search(text) and has_lone_surrogate(value):
+        if SURROGATE_ESCAPE.search(s) and has_lone_surrogate(value):
             raise ValueError("the JSON document holds a lone UTF-16 surrogate")
         return value

@@ -26,6 +26,10 @@ HOSTILE = {
                             ' "email": "a\\ud800@example.test", "password": "\\ud800", "name": "\\ud800",'
                             ' "active": true}',
     "lone surrogate key": '{"\\ud800": 1}',
+    "CESU-8 surrogate bytes": b'{"refresh_token": "\xed\xa0\x80", "roles": ["\xed\xa0\x80"], "email": "a@b.c",'
+                              b' "password": "\xed\xa0\x80", "name": "x", "permissions": []}',
+    "UTF-16 body": '{"refresh_token": "\\ud800", "roles": ["x"], "email": "a@b.c"}'.encode("utf-16"),
+    "UTF-8 byte order mark": b'\xef\xbb\xbf{"refresh_token": "x", "email": "a@b.c", "password": "y"}',
 }
 
 

@@ -134,6 +134,8 @@ def main(output: Path) -> None:
     add("valid_nbf_past", es(claims(nbf=NOW - 60)), "valid", "nbf in the past")
     add("valid_nbf_within_leeway", es(claims(nbf=NOW + 10)), "valid", "nbf 10 s ahead, within the leeway")
     add("valid_float_times", es(claims(iat=NOW - 60.5, exp=NOW + 839.5)), "valid", "NumericDate may be a float")
+    add("valid_empty_lists_braces_in_name", es(claims(roles=[], permissions=[], name="Bob {} { }", ext={"a": 1})),
+        "valid", "empty roles and permissions arrays; braces inside a string and a non-empty object elsewhere")
     add("valid_b64_true", es(header_=header(b64=True)), "valid", "b64: true spells out the default (RFC 7797 §3)")
     add("valid_extra_claims", es(claims(scope="ignored", picture="https://example.test/a.png")), "valid",
         "unknown claims are ignored")
@@ -226,6 +228,9 @@ def main(output: Path) -> None:
         "exp is Infinity (not JSON; some parsers accept it)")
     add("payload_not_object", sign_raw(head, b64json([base_claims]), keys.es), "invalid_token",
         "payload is an array")
+    escaped_key = json.dumps(claims(roles={}), separators=(",", ":")).replace('"roles"', '"rol\\u0065s"')
+    add("claim_roles_empty_object_escaped_key", sign_raw(head, b64url(escaped_key.encode()), keys.es), "invalid_token",
+        'roles = {} under a key spelled with an escape ("rol\\u0065s")')
     huge_payload = b64url(json.dumps(base_claims).replace(str(NOW + 840), "1" + "0" * 400).encode())
     add("claim_exp_huge_integer", sign_raw(head, huge_payload, keys.es), "invalid_token",
         "exp is a 401-digit integer (beyond a double: infinity to some parsers)")

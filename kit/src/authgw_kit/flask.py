@@ -41,9 +41,11 @@ class BoundedRequest(Request):
     A body sent without ``Content-Length`` (``Transfer-Encoding: chunked``)
     is read by Werkzeug up to ``MAX_CONTENT_LENGTH`` bytes and silently cut
     there, so a JSON body over the limit reached the view truncated and was
-    answered ``400`` (not JSON) instead of ``413``. Here :meth:`get_data`
-    (which ``get_json`` uses) raises ``RequestEntityTooLarge`` (413) when
-    such a body fills the limit. Use it with ``app.request_class =
+    answered ``400`` (not JSON) instead of ``413``, and a form lost its last
+    fields. Here :meth:`get_data` (which ``get_json`` uses) and the form
+    parsing raise ``RequestEntityTooLarge`` (413) when such a body fills
+    the limit (a chunked body of exactly the limit counts: nothing tells it
+    from a longer one without reading past the limit). Use it with ``app.request_class =
     BoundedRequest`` (docs/kit.md "Flask (`authgw_kit.flask`)").
     """
 
@@ -55,10 +57,19 @@ class BoundedRequest(Request):
                 least ``max_content_length`` bytes (413).
         """
         data = super().get_data(cache=cache, as_text=False, parse_form_data=parse_form_data)
-        limit = self.max_content_length
-        if limit is not None and self.content_length is None and len(data) >= limit:
-            raise RequestEntityTooLarge()
+        self._refuse_cut_body(len(data))
         return data.decode(errors="replace") if as_text else data
+
+    def _load_form_data(self) -> None:
+        super()._load_form_data()
+        self._refuse_cut_body()
+
+    def _refuse_cut_body(self, length: int | None = None) -> None:
+        limit = self.max_content_length
+        if limit is None or self.content_length is not None:
+            return
+        if (length is not None and length >= limit) or getattr(self.stream, "is_exhausted", False):
+            raise RequestEntityTooLarge()
 
 
 def public(view: F) -> F:

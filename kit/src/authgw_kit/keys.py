@@ -213,13 +213,12 @@ class JWKSClient:
         set), so that caches keyed by it (the verifier's verdicts, the
         header checks) drop the tokens of a key withdrawn from the JWK Set
         once the set's lifetime is over, however often those tokens are
-        seen. Costs one clock read while the set is fresh.
+        seen. Costs one clock read while the set is fresh. Before any set was
+        fetched it fetches nothing (the key lookup that follows does, and
+        answers 503 if it cannot).
         """
-        if self._keys is None or self._clock() >= self._expires_at:
-            try:
-                self.get_jwk_set()
-            except VerifierUnavailable:
-                pass  # never fetched: the key lookup that follows answers 503
+        if self._keys is not None and self._clock() >= self._expires_at:
+            self.get_jwk_set()  # keeps the stale set when the fetch fails
         return self._generation
 
     def fetch_data(self) -> tuple[dict, str | None]:

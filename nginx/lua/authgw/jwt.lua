@@ -33,6 +33,7 @@ local FORBIDDEN_HEADERS = { "jku", "jwk", "x5u", "x5c", "crit" }
 local STRING_CLAIMS = { "sub", "jti", "sid", "email", "name" }
 local NON_EMPTY = { sub = true, jti = true, sid = true }
 local LIST_CLAIMS = { "roles", "permissions" }
+local EMPTY_OBJECT_CLAIM = { roles = '"roles"%s*:%s*{%s*}', permissions = '"permissions"%s*:%s*{%s*}' }
 local REQUIRED = { "iss", "aud", "sub", "iat", "exp", "jti", "sid", "email", "name", "roles", "permissions" }
 
 -- A private decoder: depth-limited, no NaN/Infinity/hex numbers. 5000 '['
@@ -405,11 +406,14 @@ function M.verify(jws, key, opts)
     end
     local claims, raw = decode_json_segment(jws.token, "payload", jws.header_end + 2, jws.signing_length)
     if not claims then return nil, raw end
-    -- cjson decodes `{}` and `[]` alike: an empty list claim is an array
-    -- only if the payload holds no empty object (the kit tells them apart).
+    -- cjson decodes `{}` and `[]` alike, and the kit tells them apart: an
+    -- empty list claim is refused when the payload spells it `{}`
+    -- (`"roles": {}`), or, when a key may be written with escapes
+    -- (`"rol\u0065s"`), when the payload holds an empty object anywhere.
     for _, name in ipairs(LIST_CLAIMS) do
         local v = claims[name]
-        if type(v) == "table" and next(v) == nil and find(raw, "{%s*}") then
+        if type(v) == "table" and next(v) == nil
+            and (find(raw, EMPTY_OBJECT_CLAIM[name]) or (find(raw, "\\u", 1, true) and find(raw, "{%s*}"))) then
             return fail("bad_claim", "The access token claim '" .. name .. "' must be an array of strings.")
         end
     end
