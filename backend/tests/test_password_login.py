@@ -142,6 +142,21 @@ def test_a_registration_racing_another_of_the_same_email_is_409(app, client, mon
         assert _db.session.execute(sa.select(User).where(User.email == "grace@example.test")).first() is None
 
 
+def test_another_constraint_error_stays_a_500(client, monkeypatch):
+    """Only a unique key taken concurrently is a 409; a NOT NULL or foreign
+    key violation is a bug, answered 500 (and logged with its traceback)."""
+    import authgw.passwords
+
+    class NotNull(Exception):
+        args = (1048, "Column 'name' cannot be null")
+
+    def broken(password, user_inputs=()):
+        raise sa.exc.IntegrityError("INSERT ...", {}, NotNull())
+
+    monkeypatch.setattr(authgw.passwords, "password_problem", broken)
+    assert_error(register(client), 500, "server_error")
+
+
 def test_registration_never_creates_an_admin(make_app):
     client = make_app(PASSWORD_LOGIN="on", ADMIN_EMAILS="boss@example.test").test_client()
     assert_error(register(client, email="boss@example.test"), 403, "not_allowed")
