@@ -76,19 +76,6 @@ def register_error_handlers(app: Flask) -> None:
         return ServiceUnavailable("The database is unreachable; retry shortly.",
                                   headers={"Retry-After": "5"}).get_response()
 
-    @app.errorhandler(IntegrityError)
-    def handle_concurrent_write(exc: IntegrityError):
-        # A unique key taken between a check and its insert by a concurrent
-        # request (two registrations of one email, two roles of one name):
-        # the same 409 the check gives. Any other constraint (NOT NULL, a
-        # foreign key) is a bug: a 500 with its traceback.
-        db.session.rollback()
-        if not _is_unique_violation(exc):
-            log.exception("database constraint violated")
-            return json_error_response(_server_error())
-        log.warning("unique key taken by a concurrent write (%s)", _errno(exc))
-        return Conflict("The request conflicts with a change made at the same time; reload and retry.").get_response()
-
     @app.errorhandler(DBAPIError)
     def handle_database_error(exc: DBAPIError):
         db.session.rollback()
@@ -96,6 +83,18 @@ def register_error_handlers(app: Flask) -> None:
             return handle_database_down(exc)
         log.exception("database error")
         return json_error_response(_server_error())
+
+    @app.errorhandler(IntegrityError)
+    def handle_concurrent_write(exc: IntegrityError):
+        # A unique key taken between a check and its insert by a concurrent
+        # request (two registrations of one email, two roles of one name):
+        # the same 409 the check gives. Any other constraint (NOT NULL, a
+        # foreign key) is a bug: a 500 with its traceback.
+        if not _is_unique_violation(exc):
+            return handle_database_error(exc)
+        db.session.rollback()
+        log.warning("unique key taken by a concurrent write (%s)", _errno(exc))
+        return Conflict("The request conflicts with a change made at the same time; reload and retry.").get_response()
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):

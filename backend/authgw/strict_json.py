@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from authgw_kit.verify import SURROGATE_ESCAPE, has_lone_surrogate
+from authgw_kit.verify import strict_json
 from flask.json.provider import DefaultJSONProvider
 
 
@@ -32,16 +32,10 @@ class StrictJSONProvider(DefaultJSONProvider):
     """
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        # The kit's decoder of token JSON (authgw_kit.verify.strict_json):
+        # bytes as strict UTF-8 only (RFC 8259 §8.1), so neither a UTF-16
+        # body nor CESU-8 bytes smuggle a surrogate past its check.
         try:
-            if isinstance(s, (bytes, bytearray)):
-                # A request body: UTF-8 only (RFC 8259 §8.1), strictly, so
-                # neither a UTF-16 body nor CESU-8 bytes (ED A0 80) can
-                # smuggle a surrogate past the check below; a BOM stays
-                # U+FEFF, which json.loads refuses.
-                s = bytes(s).decode("utf-8")
-            value = super().loads(s, **kwargs)
+            return strict_json(s, **kwargs)
         except RecursionError:
             raise ValueError("the JSON document is nested too deeply") from None
-        if SURROGATE_ESCAPE.search(s) and has_lone_surrogate(value):
-            raise ValueError("the JSON document holds a lone UTF-16 surrogate")
-        return value

@@ -57,18 +57,18 @@ class BoundedRequest(Request):
                 least ``max_content_length`` bytes (413).
         """
         data = super().get_data(cache=cache, as_text=False, parse_form_data=parse_form_data)
-        self._refuse_cut_body(len(data))
+        self._refuse_cut_body()
         return data.decode(errors="replace") if as_text else data
 
     def _load_form_data(self) -> None:
         super()._load_form_data()
         self._refuse_cut_body()
 
-    def _refuse_cut_body(self, length: int | None = None) -> None:
-        limit = self.max_content_length
-        if limit is None or self.content_length is not None:
-            return
-        if (length is not None and length >= limit) or getattr(self.stream, "is_exhausted", False):
+    def _refuse_cut_body(self) -> None:
+        # Without Content-Length, Werkzeug reads through a stream limited to
+        # max_content_length (when the server terminates the input, as
+        # gunicorn does); that stream is exhausted once the limit is reached.
+        if self.content_length is None and getattr(self.stream, "is_exhausted", False):
             raise RequestEntityTooLarge()
 
 

@@ -54,13 +54,12 @@ _STRINGS = ("email", "name")
 _STRING_ARRAYS = ("roles", "permissions")
 #: A backslash escape of a UTF-16 surrogate: only then can a decoded string
 #: hold a lone one, so only then are the strings walked.
-SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 
 
-def has_lone_surrogate(value: Any) -> bool:
+def _has_lone_surrogate(value: Any) -> bool:
     """Whether any string (key or value) in a decoded JSON value holds a
-    lone UTF-16 surrogate, which no UTF-8 text can (the backend's request
-    bodies use this too)."""
+    lone UTF-16 surrogate, which no UTF-8 text can."""
     stack = [value]
     while stack:
         item = stack.pop()
@@ -77,21 +76,28 @@ def has_lone_surrogate(value: Any) -> bool:
     return False
 
 
-def strict_json(data: bytes) -> Any:
-    """Decode a JOSE header or JWT payload as the gateway's Lua check does.
+def strict_json(data: bytes | str, **kwargs: Any) -> Any:
+    """Decode a JOSE header or JWT payload as the gateway's Lua check does
+    (the backend decodes its request bodies with it too).
 
     RFC 8259 §8.1: JSON text exchanged between systems is UTF-8, without a
     byte order mark; ``json.loads`` on bytes would also take UTF-16, UTF-32
-    and a BOM. A string holding a lone UTF-16 surrogate (``"\\ud800"``) is
-    not Unicode text either.
+    and a BOM, and CESU-8 bytes (``ED A0 80``) would decode to a surrogate.
+    A string holding a lone UTF-16 surrogate (``"\\ud800"``) is not Unicode
+    text either.
+
+    Args:
+        data: the JSON text, as bytes (decoded as strict UTF-8) or str.
+        **kwargs: passed to ``json.loads``.
 
     Raises:
         ValueError: not UTF-8, a BOM, malformed JSON, a lone surrogate.
         RecursionError: nested beyond the interpreter's limit.
     """
-    text = data.decode("utf-8")  # strict; a BOM stays U+FEFF, which json.loads refuses
-    value = json.loads(text)
-    if SURROGATE_ESCAPE.search(text) and has_lone_surrogate(value):
+    # Strict; a BOM stays U+FEFF, which json.loads refuses.
+    text = bytes(data).decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
+    value = json.loads(text, **kwargs)
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
         raise ValueError("a lone UTF-16 surrogate")
     return value
 
