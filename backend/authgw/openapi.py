@@ -266,7 +266,7 @@ ERROR_RESPONSES: dict[int, tuple[str, str, dict[str, str]]] = {
     409: ("Conflict", "The change conflicts with the current state (`conflict`).", {}),
     413: ("TooLarge", "The body is too large (`request_too_large`).", {}),
     414: ("URITooLong", "The path and query are too long (`uri_too_long`).", {}),
-    431: ("HeaderTooLarge", "A request header is too large (`invalid_request`).", {}),
+    431: ("HeaderTooLarge", "A request header is too large (`request_header_fields_too_large`).", {}),
     415: ("UnsupportedMediaType", "The body is not of an accepted media type (`unsupported_media_type`).", {}),
     429: ("RateLimited", "Too many requests (`rate_limited`); retry after `Retry-After` seconds.", {"Retry-After": "seconds"}),
     503: ("Unavailable", "A dependency is unavailable (`service_unavailable`); retry after `Retry-After` seconds.",

@@ -334,3 +334,23 @@ def test_cli_writes_the_default_output_under_stack_dir(base_env, tmp_path):
     assert result.returncode == 0, result.stderr
     expected = Path(base_env["STACK_DIR"]) / "nginx" / "gateway.conf"
     assert result.stdout.strip() == str(expected) and expected.is_file()
+
+
+# --- one error vocabulary -------------------------------------------------------
+
+ERROR_PAGE = re.compile(r"""return (\d{3}) '\{"error":"([a-z_]+)\"""")
+
+
+@pytest.mark.parametrize("template", ["nginx/gateway.conf.template", "frontend/nginx.conf.template"])
+def test_error_pages_use_the_kits_codes(template):
+    """A status the kit names (a service's or the backend's own 413, 414,
+    431...) has the same ``error`` code in the gateway's and the file
+    server's pages (docs/gateway.md "Errors written by the gateway"): a
+    client sees one code for one condition whoever answered."""
+    from authgw_kit.errors import HTTP_ERROR_CODES
+
+    pages = ERROR_PAGE.findall((REPO / template).read_text())
+    assert pages, "no JSON error page found"
+    differing = {status: code for status, code in pages
+                 if int(status) in HTTP_ERROR_CODES and HTTP_ERROR_CODES[int(status)] != code}
+    assert differing == {}, differing

@@ -230,12 +230,15 @@ def test_bodies_over_1_mb_are_413_json_and_store_nothing(notes_up, origin):
                              headers={**user.auth, "Content-Type": "application/json"}, timeout=30)
     assert response.status_code == 413, response.status_code
     assert response.headers["Content-Type"].startswith("application/json")
+    # One code whoever refused it: the gateway (its body limit) or notes.
+    assert response.json()["error"] == "request_too_large", response.text
     # The same body chunked (no Content-Length: the limit is hit while reading).
     chunks = (big[i:i + 65536].encode() for i in range(0, len(big), 65536))
     response = requests.post(url(origin, "/api/notes"), data=chunks,
                              headers={**user.auth, "Content-Type": "application/json"}, timeout=30)
     assert response.status_code == 413, response.status_code
     assert response.headers["Content-Type"].startswith("application/json"), response.text[:200]
+    assert response.json()["error"] == "request_too_large", response.text
     assert titles(origin, user) == []
 
 
