@@ -399,6 +399,34 @@ def test_access_log_has_request_ids_and_no_query_strings(base_url):
     assert "SECRETCODE" not in text and "SECRETSTATE" not in text
 
 
+def test_access_log_lines_stay_utf8_json_whatever_bytes_the_client_sends(base_url):
+    """escape=json copies bytes >= 0x80 as they are: a refused raw target or
+    a User-Agent that is not UTF-8 is logged as "(not UTF-8)", well-formed
+    UTF-8 as sent, and every line stays JSON a log shipper can read."""
+    request_id = f"utf8-check-{time.time_ns()}"
+    sent = {
+        "bad": (b"/api/me\xff", b"ua\xc0\xaf"),             # overlong, then a lone 0xff
+        "surrogate": (b"/api/health", b"\xed\xa0\x80"),     # CESU-8 surrogate: not UTF-8
+        "good": (b"/api/health", "caf\u00e9 \U0001F600".encode()),
+    }
+    for name, (target, agent) in sent.items():
+        raw_exchange(base_url, b"GET " + target + b" HTTP/1.1\r\n" + CLOSE + b"X-Request-ID: "
+                     + f"{request_id}-{name}".encode() + b"\r\nUser-Agent: " + agent + b"\r\n\r\n")
+    access_log = STACK_DIR / "log" / "gateway-access.log"
+
+    def logged():
+        lines = [json.loads(line.decode("utf-8")) for line in access_log.read_bytes().splitlines()]
+        found = {line["request_id"].rsplit("-", 1)[1]: line for line in lines
+                 if line["request_id"].startswith(request_id)}
+        return found if len(found) == len(sent) else None
+
+    found, _ = wait_until(logged, timeout=5)
+    assert found, "the requests are not in the access log"
+    assert (found["bad"]["uri"], found["bad"]["user_agent"], found["bad"]["status"]) == ("(not UTF-8)", "(not UTF-8)", 400)
+    assert found["surrogate"]["user_agent"] == "(not UTF-8)"
+    assert (found["good"]["uri"], found["good"]["user_agent"]) == ("/api/health", "caf\u00e9 \U0001F600")
+
+
 # --- a bad declaration ----------------------------------------------------------
 
 def test_a_bad_routes_declaration_is_refused_at_start_with_every_problem(tmp_path):
