@@ -4,7 +4,10 @@ the revocation feed, docs/login-and-tokens.md "The revocation feed").
 
 A token minted after a cutoff carries an ``iat`` of at least that cutoff
 (``tokens.mint_access_token`` raises it to its grant's ``not_before``), so
-it is never refused by it. The cost of that rule: a second privilege
+it is never refused by it. A token minted from grants read before the
+removal's commit has an ``iat`` before the cutoff: the removal locks the
+holder's row before computing it (``lock_holder``), and the grants are read
+with share locks (``sessions.read_grant``). The cost of that rule: a second privilege
 removal within the same second as the first would get the same cutoff,
 and the tokens minted between the two would keep the removed privilege.
 ``new_cutoff`` therefore always returns a time after every cutoff that can
@@ -21,6 +24,24 @@ import sqlalchemy as sa
 from .clock import utcnow
 from .extensions import db
 from .models import Role, ServiceAccount, ServiceAccountCutoff, User, service_account_roles, user_roles
+
+
+def lock_holder(model: type, row_id: int) -> None:
+    """Lock the row of the user, role or service account whose cutoff is
+    about to be set (``SELECT ... FOR UPDATE``, held until the transaction
+    ends; nothing on SQLite, which serialises writers itself).
+
+    Call it before ``new_cutoff``: a token request that read the holder's
+    grants with a share lock (``sessions.read_grant``) has then ended before
+    the cutoff is computed, so the cutoff is later than that token's ``iat``;
+    one that reads after this lock waits for the commit and sees the
+    privilege gone (docs/authorization.md "Removing a privilege").
+
+    Args:
+        model: ``User``, ``Role`` or ``ServiceAccount``.
+        row_id: the row's primary key.
+    """
+    db.session.execute(sa.select(model.id).where(model.id == row_id).with_for_update())
 
 
 def new_cutoff(previous: Callable[[], int] | None = None) -> int:

@@ -71,7 +71,11 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     @app.errorhandler(PoolTimeout)
     def handle_database_down(exc: Exception):
-        log.warning("database unavailable: %s", exc.__class__.__name__)
+        # The driver's error number (2013: lost connection, 1205: lock wait
+        # timeout, 1213: deadlock), never its message, which may quote SQL.
+        code = getattr(getattr(exc, "orig", None), "args", (None,))[:1]
+        log.warning("database unavailable: %s %s", exc.__class__.__name__,
+                    code[0] if code and isinstance(code[0], int) else "")
         db.session.rollback()
         return ServiceUnavailable("The database is unreachable; retry shortly.",
                                   headers={"Retry-After": "5"}).get_response()

@@ -34,10 +34,12 @@ import sqlalchemy as sa
 from .admin import _require_holds, roles_by_name
 from .audit import record_event
 from .clock import rfc3339, utcnow
-from .cutoffs import latest_of, new_cutoff
+from .cutoffs import latest_of, lock_holder, new_cutoff
+from .deadlocks import retry_on_deadlock
 from .exceptions import InvalidRequest, NotFound
 from .extensions import db
-from .models import ServiceAccount, ServiceAccountCutoff
+from .models import (Permission, Role, ServiceAccount, ServiceAccountCutoff, role_permissions,
+                     service_account_roles)
 from .schemas import ServiceAccountCreate, ServiceAccountSummary, parse
 from .tokens import issue_access_token
 
@@ -103,8 +105,15 @@ def get_service_account(client_id) -> ServiceAccount:
     """
     account = None
     if isinstance(client_id, str) and CLIENT_ID_PATTERN.match(client_id):
+        # Locked until the token is minted and the request commits: a
+        # rotation or deletion (which locks the row first, cutoffs.lock_holder)
+        # waits for it, so its cutoff is later than the token's iat; one
+        # committed first is seen here (a locking read sees the latest row).
+        # Exclusive, not shared: the request then updates last_used_at, and
+        # two requests upgrading a shared lock would deadlock.
         account = db.session.execute(
-            sa.select(ServiceAccount).where(ServiceAccount.client_id == client_id)).scalar_one_or_none()
+            sa.select(ServiceAccount).where(ServiceAccount.client_id == client_id)
+            .with_for_update()).scalar_one_or_none()
     if account is None:
         raise NotFound("No such service account.")
     return account
@@ -181,6 +190,7 @@ def delete_service_account(client_id, actor) -> None:
 def _set_cutoff(account: ServiceAccount) -> None:
     """Refuse the tokens of ``account`` issued before now (revocation feed ``subjects``)."""
     client_id = account.client_id
+    lock_holder(ServiceAccount, account.id)
     row = db.session.get(ServiceAccountCutoff, client_id)
     cutoff = new_cutoff(lambda: latest_of([row.not_before if row is not None else 0,
                                            *(role.tokens_valid_after for role in account.roles)]))
@@ -209,8 +219,15 @@ def authenticate_client(client_id: str, client_secret: str) -> ServiceAccount | 
         return None
     account = None
     if CLIENT_ID_PATTERN.match(client_id):
+        # Locked until the token is minted and the request commits: a
+        # rotation or deletion (which locks the row first, cutoffs.lock_holder)
+        # waits for it, so its cutoff is later than the token's iat; one
+        # committed first is seen here (a locking read sees the latest row).
+        # Exclusive, not shared: the request then updates last_used_at, and
+        # two requests upgrading a shared lock would deadlock.
         account = db.session.execute(
-            sa.select(ServiceAccount).where(ServiceAccount.client_id == client_id)).scalar_one_or_none()
+            sa.select(ServiceAccount).where(ServiceAccount.client_id == client_id)
+            .with_for_update()).scalar_one_or_none()
     presented = hash_client_secret(client_secret)
     expected = account.secret_hash if account is not None else _NO_SUCH_HASH
     if not hmac.compare_digest(presented, expected) or account is None:
@@ -235,11 +252,29 @@ class ClientGrant:
 
 
 def grant_for_client(account: ServiceAccount) -> ClientGrant:
-    """Return the ``ClientGrant`` of an account with its current roles."""
-    cutoff = db.session.get(ServiceAccountCutoff, account.client_id)
-    cutoffs = [cutoff.not_before if cutoff is not None else 0, *(role.tokens_valid_after or 0 for role in account.roles)]
-    return ClientGrant(client_id=account.client_id, name=account.name, roles=tuple(account.role_names),
-                       permissions=tuple(account.permission_names), not_before=max(cutoffs))
+    """Return the ``ClientGrant`` of an account with its current roles.
+
+    Roles, permissions and cutoff are read with share locks, held until the
+    caller commits after minting (``sessions.read_grant`` says why): a
+    permission removal from one of the roles either waits for this request
+    or is seen by it.
+    """
+    roles, permissions = Role.__table__, Permission.__table__
+    rows = db.session.execute(
+        sa.select(roles.c.name.label("role"), permissions.c.name.label("permission"),
+                  roles.c.tokens_valid_after.label("role_cutoff"))
+        .select_from(service_account_roles.join(roles, roles.c.id == service_account_roles.c.role_id)
+                     .outerjoin(role_permissions, role_permissions.c.role_id == roles.c.id)
+                     .outerjoin(permissions, permissions.c.id == role_permissions.c.permission_id))
+        .where(service_account_roles.c.service_account_id == account.id).with_for_update(read=True)
+    ).all()
+    cutoff = db.session.execute(
+        sa.select(ServiceAccountCutoff.not_before).where(ServiceAccountCutoff.client_id == account.client_id)
+        .with_for_update(read=True)).scalar()
+    return ClientGrant(client_id=account.client_id, name=account.name,
+                       roles=tuple(sorted({row.role for row in rows})),
+                       permissions=tuple(sorted({row.permission for row in rows if row.permission is not None})),
+                       not_before=max([cutoff or 0, *(row.role_cutoff or 0 for row in rows)]))
 
 
 def mint_client_token(grant: ClientGrant, key_set, settings, *, now: float | None = None) -> tuple[str, int]:
@@ -268,6 +303,36 @@ def mint_client_token(grant: ClientGrant, key_set, settings, *, now: float | Non
         now=max(time.time() if now is None else now, grant.not_before), client_id=grant.client_id,
     )
     return token, ttl
+
+
+@retry_on_deadlock
+def issue_client_token(client_id: str, client_secret: str, key_set, settings) -> tuple[str, int] | None:
+    """The client credentials grant's one transaction (RFC 6749 §4.4):
+    authenticate the client, read its grant, mint, note ``last_used_at``,
+    commit. The account's row stays locked until the commit, after the
+    minting (``authenticate_client``), so a rotation cannot slip between.
+
+    Args:
+        client_id, client_secret: as presented (any strings).
+        key_set (keys.KeySet), settings (config.Settings): see ``mint_client_token``.
+
+    Returns:
+        (access_token, expires_in seconds), or None when the client is
+        unknown or the secret wrong (nothing written; the caller records
+        the failure).
+
+    Raises:
+        sqlalchemy.exc.OperationalError: the database is unreachable, or
+            broke a deadlock on every attempt (``deadlocks``).
+    """
+    account = authenticate_client(client_id, client_secret)
+    if account is None:
+        db.session.rollback()
+        return None
+    issued = mint_client_token(grant_for_client(account), key_set, settings)
+    account.last_used_at = utcnow()
+    db.session.commit()
+    return issued
 
 
 def is_client_subject(subject: str) -> bool:

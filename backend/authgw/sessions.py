@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,6 +22,7 @@ from cryptography.fernet import Fernet, InvalidToken as InvalidFernetToken
 
 from .audit import record_event
 from .clock import utcnow
+from .deadlocks import retry_on_deadlock
 from .exceptions import InvalidGrant
 from .extension import maybe_current_authgw
 from .login_state import derive_fernet
@@ -143,24 +145,85 @@ class Grant:
     #: Unix seconds the token's ``iat`` must reach: the newest cutoff of the
     #: user and its roles (docs/authorization.md "Removing a privilege").
     not_before: int = 0
+    #: Unix seconds (float) at which the grant was read under its share
+    #: locks, before they were released: the ``iat`` of the tokens minted
+    #: from it (None: the time of minting). See ``read_grant``.
+    read_at: float | None = None
 
 
+def read_grant(user_id: int, session_id: str):
+    """Read a user's identity, roles and permissions for a token, with a
+    locking read (``LOCK IN SHARE MODE`` on MariaDB, nothing on SQLite).
+
+    A privilege removal locks the holder's row before it computes its
+    cutoff (``cutoffs.lock_holder``), and a locking read sees the latest
+    committed rows, not the transaction's snapshot. So either this read
+    waits for the removal's commit and sees the privilege gone, or the
+    removal waits for this transaction's end, and its cutoff (now rounded
+    up) is later than ``read_at``, the ``iat`` of the tokens minted from
+    what was read: they are refused. Without the locks a read made before
+    the removal's commit could mint the removed privilege with an ``iat``
+    at the cutoff (docs/authorization.md "Removing a privilege").
+
+    Args:
+        user_id: the user's id.
+        session_id: the session the token is for (its ``sid``).
+
+    Returns:
+        tuple: (``active``, ``Grant``), or None when the user is gone. The
+        locks last until the caller's transaction ends; the caller commits
+        or rolls back.
+    """
+    users, roles, permissions = User.__table__, Role.__table__, Permission.__table__
+    rows = db.session.execute(
+        sa.select(users.c.active, users.c.email, users.c.name, users.c.tokens_valid_after.label("user_cutoff"),
+                  roles.c.name.label("role"), permissions.c.name.label("permission"),
+                  roles.c.tokens_valid_after.label("role_cutoff"))
+        .select_from(users.outerjoin(user_roles, user_roles.c.user_id == users.c.id)
+                     .outerjoin(roles, roles.c.id == user_roles.c.role_id)
+                     .outerjoin(role_permissions, role_permissions.c.role_id == roles.c.id)
+                     .outerjoin(permissions, permissions.c.id == role_permissions.c.permission_id))
+        .where(users.c.id == user_id).with_for_update(read=True)
+    ).all()
+    read_at = time.time()
+    if not rows:
+        return None
+    first = rows[0]
+    grant = Grant(session_id=session_id, user_id=user_id, email=first.email, name=first.name,
+                  roles=tuple(sorted({row.role for row in rows if row.role is not None})),
+                  permissions=tuple(sorted({row.permission for row in rows if row.permission is not None})),
+                  not_before=max([first.user_cutoff or 0, *(row.role_cutoff or 0 for row in rows)]),
+                  read_at=read_at)
+    return first.active, grant
+
+
+@retry_on_deadlock
 def grant_for_session(session: Session) -> Grant:
-    """Return the ``Grant`` of a session row with its user's current roles."""
-    user = session.user
-    cutoffs = [user.tokens_valid_after or 0, *(role.tokens_valid_after or 0 for role in user.roles)]
-    return Grant(session_id=session.id, user_id=user.id, email=user.email, name=user.name,
-                 roles=tuple(user.role_names), permissions=tuple(user.permission_names), not_before=max(cutoffs))
+    """Return the ``Grant`` of a session row with its user's current roles
+    (``read_grant``), and end the transaction (it releases the locks; the
+    caller has committed its changes already).
+
+    Raises:
+        InvalidGrant: the user is gone.
+    """
+    read = read_grant(session.user_id, session.id)
+    db.session.commit()
+    if read is None:
+        raise InvalidGrant()
+    return read[1]
 
 
+@retry_on_deadlock
 def rotate_refresh_token(raw: str, *, ttl: int, grace_seconds: int, now: datetime | None = None) -> tuple[Grant, str]:
     """Spend a refresh token and mint its successor (refresh token rotation).
 
     The hot path of ``POST /api/auth/refresh``: plain SQL statements on the
-    tables (no ORM objects), eight round trips to the database in all. Only
-    the token's row is locked (``SELECT ... FOR UPDATE`` on its unique hash),
-    so concurrent refreshes of one token are decided one after the other
-    while other sessions of the same user never wait.
+    tables (no ORM objects), eight round trips to the database in all. The
+    token's row is locked (``SELECT ... FOR UPDATE`` on its unique hash), so
+    concurrent refreshes of one token are decided one after the other; the
+    user's row and grants are read with share locks (``read_grant``), so
+    other sessions of the same user never wait for each other, only for a
+    privilege removal being committed.
 
     Args:
         raw: the refresh token as presented.
@@ -177,11 +240,14 @@ def rotate_refresh_token(raw: str, *, ttl: int, grace_seconds: int, now: datetim
         InvalidGrant: unknown, expired or revoked token, inactive user, or
             reuse after the grace window (which revokes the session first,
             RFC 9700 §4.14.2).
+        sqlalchemy.exc.OperationalError: the database is unreachable, or
+            broke a deadlock on each of ``deadlocks.ATTEMPTS`` runs (one
+            whole transaction: it is run again after a deadlock).
     """
     now = now or utcnow()
     if not isinstance(raw, str) or not raw or len(raw) > MAX_REFRESH_TOKEN_LENGTH:
         raise InvalidGrant()
-    tokens, sessions, users = RefreshToken.__table__, Session.__table__, User.__table__
+    tokens, sessions = RefreshToken.__table__, Session.__table__
     token = db.session.execute(
         sa.select(tokens.c.id, tokens.c.session_id, tokens.c.expires_at, tokens.c.spent_at, tokens.c.successor_sealed)
         .where(tokens.c.token_hash == hash_refresh_token(raw)).with_for_update()
@@ -191,15 +257,16 @@ def rotate_refresh_token(raw: str, *, ttl: int, grace_seconds: int, now: datetim
         count_refresh("unknown")
         raise InvalidGrant()
     owner = db.session.execute(
-        sa.select(sessions.c.user_id, sessions.c.expires_at, sessions.c.revoked_at, users.c.active, users.c.email,
-                  users.c.name, users.c.tokens_valid_after)
-        .join_from(sessions, users, sessions.c.user_id == users.c.id).where(sessions.c.id == token.session_id)
+        sa.select(sessions.c.user_id, sessions.c.expires_at, sessions.c.revoked_at)
+        .where(sessions.c.id == token.session_id)
     ).one()
-    if owner.revoked_at is not None or token.expires_at <= now or owner.expires_at <= now:
+    read = read_grant(owner.user_id, token.session_id)
+    if owner.revoked_at is not None or token.expires_at <= now or owner.expires_at <= now or read is None:
         db.session.rollback()
         count_refresh("expired")
         raise InvalidGrant("The refresh token has expired or its session was revoked.")
-    if not owner.active:
+    active, grant = read
+    if not active:
         db.session.rollback()
         count_refresh("disabled")
         raise InvalidGrant("This account is disabled.")
@@ -214,7 +281,7 @@ def rotate_refresh_token(raw: str, *, ttl: int, grace_seconds: int, now: datetim
         if new_raw is None:
             session = db.session.get(Session, token.session_id)
             revoke_session(session, reason="refresh_token_reuse", now=now)
-            record_event("refresh_token_reused", user_id=session.user_id, email=owner.email, session_id=session.id)
+            record_event("refresh_token_reused", user_id=session.user_id, email=grant.email, session_id=session.id)
             db.session.commit()
             count_refresh("reuse")
             raise InvalidGrant("The refresh token was already used; the session has been revoked.")
@@ -224,18 +291,7 @@ def rotate_refresh_token(raw: str, *, ttl: int, grace_seconds: int, now: datetim
         new_raw = _new_refresh_token(token.session_id, now, ttl)
         db.session.execute(sa.update(tokens).where(tokens.c.id == token.id)
                            .values(spent_at=now, successor_sealed=_seal(new_raw)))
-    grants = db.session.execute(
-        sa.select(Role.name, Permission.name, Role.tokens_valid_after)
-        .select_from(user_roles.join(Role.__table__, Role.id == user_roles.c.role_id)
-                     .outerjoin(role_permissions, role_permissions.c.role_id == Role.id)
-                     .outerjoin(Permission.__table__, Permission.id == role_permissions.c.permission_id))
-        .where(user_roles.c.user_id == owner.user_id)
-    ).all()
     db.session.commit()
-    grant = Grant(session_id=token.session_id, user_id=owner.user_id, email=owner.email, name=owner.name,
-                  roles=tuple(sorted({role for role, _, _ in grants})),
-                  permissions=tuple(sorted({perm for _, perm, _ in grants if perm is not None})),
-                  not_before=max([owner.tokens_valid_after or 0, *(cutoff or 0 for _, _, cutoff in grants)]))
     count_refresh("grace" if token.spent_at is not None else "rotated")
     return grant, new_raw
 

@@ -144,15 +144,19 @@ def mint_access_token(grant, key_set: KeySet, settings, *, now: float | None = N
         key_set: signing keys (``key_set.signing_key`` signs).
         settings (config.Settings): ``jwt_issuer``, ``jwt_audience`` and
             ``access_token_ttl`` (seconds).
-        now: Unix time in seconds (default: the current time). The token's
-            ``iat`` is at least ``grant.not_before``, so a token minted
-            after a privilege removal is never refused by it
-            (docs/authorization.md "Removing a privilege").
+        now: Unix time in seconds (default: ``grant.read_at``, the time
+            the grant was read under its locks, else the current time). The
+            token's ``iat`` is at least ``grant.not_before``, so a token
+            minted after a privilege removal is never refused by it, and no
+            later than ``read_at``, so a token minted from grants read before
+            a removal is (docs/authorization.md "Removing a privilege").
 
     Returns:
         (token, expires_in): the compact JWS and its lifetime in seconds.
     """
-    now = max(time.time() if now is None else now, getattr(grant, "not_before", 0))
+    if now is None:
+        now = getattr(grant, "read_at", None) or time.time()
+    now = max(now, getattr(grant, "not_before", 0))
     token, _claims = issue_access_token(
         key_set, issuer=settings.jwt_issuer, audience=settings.jwt_audience, ttl=settings.access_token_ttl,
         subject=str(grant.user_id), session_id=grant.session_id, email=grant.email or "", name=grant.name or "",

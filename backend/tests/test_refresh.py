@@ -263,3 +263,62 @@ def test_refresh_tokens_are_stored_only_as_hashes(db, client, signed_in):
     for raw in (signed_in.refresh_token, new):
         assert raw not in stored
         assert all(raw not in value for value in stored)
+
+
+class _Deadlock(Exception):
+    """What PyMySQL raises when InnoDB breaks a deadlock: (1213, message)."""
+
+
+def deadlock() -> sa.exc.OperationalError:
+    return sa.exc.OperationalError("SELECT ...", {}, _Deadlock(1213, "Deadlock found when trying to get lock"))
+
+
+def test_a_refresh_chosen_as_deadlock_victim_is_run_again(monkeypatch, client, signed_in):
+    """InnoDB rolls the victim back whole and asks for a restart: the refresh
+    runs again (authgw.deadlocks) and spends the token once."""
+    from authgw import sessions
+
+    real, calls = sessions.read_grant, []
+
+    def victim_once(*args):
+        calls.append(1)
+        if len(calls) == 1:
+            raise deadlock()
+        return real(*args)
+
+    monkeypatch.setattr(sessions, "read_grant", victim_once)
+    response = refresh_with_body(client, signed_in.refresh_token)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert len(calls) == 2
+    successor = response.get_json()["refresh_token"]
+    monkeypatch.setattr(sessions, "read_grant", real)
+    assert refresh_with_body(client, successor).status_code == 200
+
+
+def test_a_refresh_deadlocked_every_time_is_a_bounded_503(monkeypatch, client, signed_in):
+    from authgw import deadlocks, sessions
+
+    calls = []
+
+    def always(*args):
+        calls.append(1)
+        raise deadlock()
+
+    monkeypatch.setattr(sessions, "read_grant", always)
+    response = refresh_with_body(client, signed_in.refresh_token)
+    assert response.status_code == 503 and response.get_json()["error"] == "service_unavailable"
+    assert len(calls) == deadlocks.ATTEMPTS
+
+
+def test_other_database_errors_are_not_retried(monkeypatch, client, signed_in):
+    from authgw import sessions
+
+    calls = []
+
+    def lost(*args):
+        calls.append(1)
+        raise sa.exc.OperationalError("SELECT ...", {}, _Deadlock(2013, "Lost connection"))
+
+    monkeypatch.setattr(sessions, "read_grant", lost)
+    assert refresh_with_body(client, signed_in.refresh_token).status_code == 503
+    assert len(calls) == 1

@@ -393,3 +393,31 @@ def test_purge_deletes_cutoffs_older_than_the_feed_window_only(app, clock):
     with app.app_context():
         assert [row.client_id for row in _db.session.execute(sa.select(ServiceAccountCutoff)).scalars()] == [
             "sa_NEWNEWNEWNEWNEW"]
+
+
+def test_a_client_token_request_chosen_as_deadlock_victim_is_run_again(monkeypatch, app, client):
+    """The client credentials grant is one transaction, run again after a
+    deadlock (authgw.deadlocks) like a refresh."""
+    import sqlalchemy as sa
+
+    from authgw import service_accounts
+
+    real, calls = service_accounts.grant_for_client, []
+
+    def victim_once(account):
+        calls.append(1)
+        if len(calls) == 1:
+            raise sa.exc.OperationalError("SELECT ...", {}, Exception(1213, "Deadlock found"))
+        return real(account)
+
+    with app.app_context():
+        from authgw.extensions import db
+
+        account, secret = service_accounts.create_service_account({"name": "deadlock", "roles": ["user"]}, actor=None)
+        client_id = account.client_id
+        db.session.commit()
+    monkeypatch.setattr(service_accounts, "grant_for_client", victim_once)
+    response = client.post(TOKEN, data={"grant_type": "client_credentials", "client_id": client_id,
+                                                     "client_secret": secret})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert len(calls) == 2

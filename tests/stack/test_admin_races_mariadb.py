@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,140 @@ def test_two_admins_removed_at_once_leave_one(app, monkeypatch):
             sa.select(sa.func.count()).select_from(User).join(User.roles)
             .where(Role.name == "admin", User.active.is_(True))).scalar_one()
     assert left == 1
+
+
+# --- a token request racing a privilege removal -------------------------------
+#
+# The request reads the grants, the removal commits, and the request mints
+# after the removal's cutoff second has begun. Without the locks the token
+# kept the removed privilege with an iat at the cutoff, which nothing
+# refuses (docs/authorization.md "Removing a privilege"). With them, the
+# removal waits for the request (its cutoff is then later than the token's
+# iat) or the request waits for the removal (it sees the privilege gone).
+
+def _editor_user(db, name: str):
+    """A user holding ``user`` and a fresh role ``editor-<name>`` that grants
+    ``notes:write``, with an open session; returns (user id, role name,
+    refresh token)."""
+    from authgw.clock import utcnow
+    from authgw.models import Permission, Role, User
+    from authgw.sessions import open_session
+
+    permission = db.session.execute(sa.select(Permission).where(Permission.name == "notes:write")).scalar_one()
+    role = Role(name=f"editor-{name}", description="race test", permissions=[permission])
+    base = db.session.execute(sa.select(Role).where(Role.name == "user")).scalar_one()
+    user = User(issuer="https://race.example", subject=name, email=f"{name}@race.example", name=name,
+                created_at=utcnow(), active=True, roles=[base, role])
+    db.session.add_all([role, user])
+    db.session.flush()
+    _session, raw = open_session(user, user_agent="race", ip="127.0.0.1", ttl=3600)
+    db.session.commit()
+    return user.id, role.name, raw
+
+
+def _race(app, monkeypatch, module, name: str, request, remove) -> tuple[dict, int]:
+    """Run ``request`` (returns the minted token's claims) and ``remove``
+    (returns nothing; commits) at once: the request pauses right after
+    ``module.name`` has read the grants until the removal has committed (at
+    most 2 s: with the locks the removal waits for the request instead),
+    then until the removal's cutoff second has begun. Returns (claims,
+    cutoff)."""
+    read, removed = threading.Event(), threading.Event()
+    cutoff: dict[str, int] = {}
+    original = getattr(module, name)
+
+    def read_then_wait(*args, **kwargs):
+        result = original(*args, **kwargs)
+        read.set()
+        if removed.wait(2):
+            while time.time() < cutoff["value"] + 0.05:
+                time.sleep(0.01)
+        return result
+
+    monkeypatch.setattr(module, name, read_then_wait)
+    outcome: dict = {}
+
+    def run_request():
+        with app.app_context():
+            outcome["claims"] = request()
+
+    def run_removal():
+        read.wait(5)
+        with app.app_context():
+            cutoff["value"] = remove()
+        removed.set()
+
+    threads = [threading.Thread(target=run_request), threading.Thread(target=run_removal)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert "claims" in outcome and "value" in cutoff, (outcome, cutoff)
+    return outcome["claims"], cutoff["value"]
+
+
+def _claims(token: str) -> dict:
+    import jwt
+
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+@pytest.mark.parametrize("removal", ["role taken from the user", "permission taken from the role"])
+def test_a_refresh_racing_a_privilege_removal_gets_it_refused(app, monkeypatch, removal):
+    from authgw import admin, sessions
+    from authgw.extension import AuthGW
+    from authgw.extensions import db
+    from authgw.models import Role, User
+    from authgw.tokens import mint_access_token
+
+    state = AuthGW.of(app)
+    with app.app_context():
+        user_id, role_name, raw = _editor_user(db, f"refresh-{removal.split()[0]}")
+
+    def refresh():
+        grant, _ = sessions.rotate_refresh_token(raw, ttl=3600, grace_seconds=0)
+        return _claims(mint_access_token(grant, state.key_set, state.settings)[0])
+
+    def remove():
+        if removal == "role taken from the user":
+            user = db.session.get(User, user_id)
+            admin.set_user_roles(user, ["user"], actor=None)
+            db.session.commit()
+            return db.session.get(User, user_id).tokens_valid_after
+        admin.set_role_permissions(role_name, [], actor=None)
+        db.session.commit()
+        return db.session.execute(sa.select(Role.tokens_valid_after).where(Role.name == role_name)).scalar_one()
+
+    claims, cutoff = _race(app, monkeypatch, sessions, "read_grant", refresh, remove)
+    kept = role_name in claims["roles"] if removal.startswith("role") else "notes:write" in claims["permissions"]
+    assert not kept or claims["iat"] < cutoff, (claims, cutoff)
+
+
+def test_a_client_token_racing_a_secret_rotation_gets_it_refused(app, monkeypatch):
+    from authgw import service_accounts
+    from authgw.extension import AuthGW
+    from authgw.extensions import db
+    from authgw.models import ServiceAccountCutoff
+
+    state = AuthGW.of(app)
+    with app.app_context():
+        account, secret = service_accounts.create_service_account(
+            {"name": "race", "roles": ["user"]}, actor=None)
+        client_id = account.client_id
+        db.session.commit()
+
+    def token_request():
+        account = service_accounts.authenticate_client(client_id, secret)
+        assert account is not None
+        token, _ = service_accounts.mint_client_token(service_accounts.grant_for_client(account),
+                                                      state.key_set, state.settings)
+        db.session.commit()
+        return _claims(token)
+
+    def rotate():
+        service_accounts.rotate_secret(client_id, actor=None)
+        db.session.commit()
+        return db.session.get(ServiceAccountCutoff, client_id).not_before
+
+    claims, cutoff = _race(app, monkeypatch, service_accounts, "grant_for_client", token_request, rotate)
+    assert claims["iat"] < cutoff, (claims, cutoff)

@@ -23,11 +23,10 @@ from flask_limiter.util import get_remote_address
 from ..audit import record_event
 from ..bearer import public
 from ..bulkhead import no_database
-from ..clock import utcnow
 from ..exceptions import InvalidClient, InvalidRequest, InvalidScope, UnsupportedGrantType
 from ..extension import current_authgw
 from ..extensions import db, limiter
-from ..service_accounts import MAX_CLIENT_SECRET_LENGTH, authenticate_client, grant_for_client, mint_client_token
+from ..service_accounts import MAX_CLIENT_SECRET_LENGTH, issue_client_token
 
 bp = Blueprint("machine", __name__)
 
@@ -146,16 +145,15 @@ def token():
         raise InvalidScope()
     if not client_id or not secret:
         raise InvalidClient("Client authentication is required: HTTP Basic, or client_id and client_secret.")
-    account = authenticate_client(client_id, secret) if len(secret) <= MAX_CLIENT_SECRET_LENGTH else None
-    if account is None:
+    state = current_authgw()
+    issued = (issue_client_token(client_id, secret, state.key_set, state.settings)
+              if len(secret) <= MAX_CLIENT_SECRET_LENGTH else None)
+    if issued is None:
         record_event("client_authentication_failed", client_id=client_id[:MAX_CLIENT_ID_LENGTH],
                      method="client_secret_basic" if basic is not None else "client_secret_post")
         db.session.commit()
         raise InvalidClient()
-    state = current_authgw()
-    access_token, expires_in = mint_client_token(grant_for_client(account), state.key_set, state.settings)
-    account.last_used_at = utcnow()
-    db.session.commit()
+    access_token, expires_in = issued
     return jsonify(access_token=access_token, token_type="Bearer", expires_in=expires_in)
 
 
