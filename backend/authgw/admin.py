@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from .audit import record_event
 from .clock import rfc3339, utcnow
-from .cutoffs import latest_of, lock_holder, new_cutoff, role_holders_not_before
+from .cutoffs import holder_not_before, lock_holder, new_cutoff, role_holders_not_before
 from .exceptions import Conflict, InsufficientScope, InvalidRequest, NotFound
 from .extensions import db
 from .models import AllowedEmail, AuditEvent, Permission, Role, Session, User
@@ -90,10 +90,6 @@ def _is_last_active_admin(user: User) -> bool:
     """
     if not user.active or ADMIN_ROLE not in user.role_names:
         return False
-    # The user's own row first, as every change to a user locks it first
-    # (lock_holder): a refresh share-locks the user's row, then its roles'
-    # rows, so locking the admin role before the user would deadlock with it.
-    lock_holder(User, user.id)
     db.session.execute(sa.select(Role.id).where(Role.name == ADMIN_ROLE).with_for_update())
     others = db.session.execute(
         sa.select(sa.func.count()).select_from(User).join(User.roles)
@@ -230,17 +226,19 @@ def set_user_roles(user: User, names: list[str], actor: Actor | None) -> bool:
     if before == after:
         return False
     added = [role for role in roles if role.name not in before]
-    if before - after:
-        # Before anything is counted or a cutoff computed (cutoffs.lock_holder).
-        lock_holder(User, user.id)
     _require_holds(actor, set(user.permission_names).union(*({p.name for p in r.permissions} for r in added)),
                    "set_roles", user_id=user.id, roles=sorted(after))
     if ADMIN_ROLE in before - after and _is_last_active_admin(user):
         raise Conflict("roles: this is the last active admin; give admin to another account first.")
     if before - after:
+        # After the last-admin rule's lock on the admin role (the order every
+        # admin change takes), before the cutoff is computed (lock_holder).
+        lock_holder(User, user.id)
         # Before the change: a role being removed may have raised the iat
-        # of the user's current tokens (cutoffs.new_cutoff).
-        held = latest_of([user.tokens_valid_after, *(role.tokens_valid_after for role in user.roles)])
+        # of the user's current tokens (cutoffs.new_cutoff). Read under the
+        # locks, not from this transaction's snapshot: a cutoff committed
+        # since must count.
+        held = holder_not_before(user)
         user.tokens_valid_after = new_cutoff(lambda: held)
     user.roles = roles
     record_event("roles_changed", user_id=user.id, actor_id=_actor_id(actor), email=user.email,
@@ -413,6 +411,7 @@ def set_role_permissions(name: str, permissions, actor: Actor | None) -> Role:
     _require_holds(actor, before | after, "set_role_permissions", role=name)
     if before - after:
         lock_holder(Role, role.id)
+        db.session.refresh(role, ["tokens_valid_after"], with_for_update=True)  # the latest, not the snapshot's
         role.tokens_valid_after = new_cutoff(lambda: role_holders_not_before(role))
     role.permissions = new
     record_event("role_permissions_changed", actor_id=_actor_id(actor), role=name,

@@ -79,6 +79,18 @@ def latest_of(values: Iterable[int | None]) -> int:
     return max((value or 0 for value in values), default=0)
 
 
+def holder_not_before(user: User) -> int:
+    """The latest cutoff that can have raised the ``iat`` of ``user``'s
+    tokens: its own and its roles', read with locking reads (the latest
+    committed values; the user's row is locked by ``lock_holder`` already,
+    its roles' rows get share locks). Refreshes ``user.tokens_valid_after``."""
+    db.session.refresh(user, ["tokens_valid_after"], with_for_update=True)
+    roles = db.session.execute(
+        sa.select(sa.func.max(Role.tokens_valid_after)).join(user_roles, user_roles.c.role_id == Role.id)
+        .where(user_roles.c.user_id == user.id).with_for_update(read=True)).scalar()
+    return latest_of([user.tokens_valid_after, roles])
+
+
 def role_holders_not_before(role: Role) -> int:
     """The latest cutoff that can have raised the ``iat`` of a token carrying
     ``role``: those of the users and service accounts holding it, and of

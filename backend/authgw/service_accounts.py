@@ -105,12 +105,8 @@ def get_service_account(client_id) -> ServiceAccount:
     """
     account = None
     if isinstance(client_id, str) and CLIENT_ID_PATTERN.match(client_id):
-        # Locked until the token is minted and the request commits: a
-        # rotation or deletion (which locks the row first, cutoffs.lock_holder)
-        # waits for it, so its cutoff is later than the token's iat; one
-        # committed first is seen here (a locking read sees the latest row).
-        # Exclusive, not shared: the request then updates last_used_at, and
-        # two requests upgrading a shared lock would deadlock.
+        # Locked (a rotation or deletion is about to set a cutoff,
+        # cutoffs.lock_holder) and read as committed last, not from a snapshot.
         account = db.session.execute(
             sa.select(ServiceAccount).where(ServiceAccount.client_id == client_id)
             .with_for_update()).scalar_one_or_none()

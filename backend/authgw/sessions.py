@@ -204,12 +204,14 @@ def grant_for_session(session: Session) -> Grant:
     caller has committed its changes already).
 
     Raises:
-        InvalidGrant: the user is gone.
+        InvalidGrant: the user is gone or was deactivated meanwhile.
     """
     read = read_grant(session.user_id, session.id)
     db.session.commit()
-    if read is None:
-        raise InvalidGrant()
+    if read is None or not read[0]:
+        # Gone, or deactivated since the sign-in checked it (the read sees
+        # the latest row): no token.
+        raise InvalidGrant("This account is disabled.")
     return read[1]
 
 
@@ -329,8 +331,11 @@ def revoke_user_sessions(user_id: int, *, reason: str, now: datetime | None = No
         int: how many sessions were revoked.
     """
     now = now or utcnow()
+    # A locking read: the sessions committed last, not the transaction's
+    # snapshot, so a sign-in that committed its session meanwhile (and then
+    # saw the user still active) is revoked too.
     sessions = db.session.execute(
-        sa.select(Session).where(Session.user_id == user_id, Session.revoked_at.is_(None))
+        sa.select(Session).where(Session.user_id == user_id, Session.revoked_at.is_(None)).with_for_update()
     ).scalars().all()
     return sum(revoke_session(session, reason=reason, now=now) for session in sessions)
 
