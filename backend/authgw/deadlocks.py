@@ -23,12 +23,16 @@ ER_LOCK_DEADLOCK = 1213
 ATTEMPTS = 3
 
 
+def driver_error_number(exc: BaseException) -> int | None:
+    """The database driver's error number of a SQLAlchemy error (PyMySQL's
+    ``args[0]``: 1213 deadlock, 2013 connection lost...), or None."""
+    args = getattr(getattr(exc, "orig", None), "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
 def is_deadlock(exc: BaseException) -> bool:
     """Whether ``exc`` is the database's deadlock error (1213)."""
-    if not isinstance(exc, OperationalError):
-        return False
-    args = getattr(exc.orig, "args", ())
-    return bool(args) and args[0] == ER_LOCK_DEADLOCK
+    return isinstance(exc, OperationalError) and driver_error_number(exc) == ER_LOCK_DEADLOCK
 
 
 def _roll_back(_state: tenacity.RetryCallState) -> None:

@@ -16,6 +16,7 @@ from flask import Flask
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from .deadlocks import driver_error_number
 from .exceptions import APIError, Conflict, RateLimited, ServiceUnavailable
 from .extensions import db
 
@@ -73,9 +74,8 @@ def register_error_handlers(app: Flask) -> None:
     def handle_database_down(exc: Exception):
         # The driver's error number (2013: lost connection, 1205: lock wait
         # timeout, 1213: deadlock), never its message, which may quote SQL.
-        code = getattr(getattr(exc, "orig", None), "args", (None,))[:1]
-        log.warning("database unavailable: %s %s", exc.__class__.__name__,
-                    code[0] if code and isinstance(code[0], int) else "")
+        code = driver_error_number(exc)
+        log.warning("database unavailable: %s %s", exc.__class__.__name__, "" if code is None else code)
         db.session.rollback()
         return ServiceUnavailable("The database is unreachable; retry shortly.",
                                   headers={"Retry-After": "5"}).get_response()

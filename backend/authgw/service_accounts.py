@@ -38,9 +38,9 @@ from .cutoffs import latest_of, lock_holder, new_cutoff
 from .deadlocks import retry_on_deadlock
 from .exceptions import InvalidRequest, NotFound
 from .extensions import db
-from .models import (Permission, Role, ServiceAccount, ServiceAccountCutoff, role_permissions,
-                     service_account_roles)
+from .models import ServiceAccount, ServiceAccountCutoff, service_account_roles
 from .schemas import ServiceAccountCreate, ServiceAccountSummary, parse
+from .sessions import GRANT_COLUMNS, fold_grants, join_grants
 from .tokens import issue_access_token
 
 #: Random bytes in a client secret (256 bits).
@@ -255,22 +255,17 @@ def grant_for_client(account: ServiceAccount) -> ClientGrant:
     permission removal from one of the roles either waits for this request
     or is seen by it.
     """
-    roles, permissions = Role.__table__, Permission.__table__
     rows = db.session.execute(
-        sa.select(roles.c.name.label("role"), permissions.c.name.label("permission"),
-                  roles.c.tokens_valid_after.label("role_cutoff"))
-        .select_from(service_account_roles.join(roles, roles.c.id == service_account_roles.c.role_id)
-                     .outerjoin(role_permissions, role_permissions.c.role_id == roles.c.id)
-                     .outerjoin(permissions, permissions.c.id == role_permissions.c.permission_id))
+        sa.select(*GRANT_COLUMNS)
+        .select_from(join_grants(service_account_roles, service_account_roles.c.role_id))
         .where(service_account_roles.c.service_account_id == account.id).with_for_update(read=True)
     ).all()
     cutoff = db.session.execute(
         sa.select(ServiceAccountCutoff.not_before).where(ServiceAccountCutoff.client_id == account.client_id)
         .with_for_update(read=True)).scalar()
-    return ClientGrant(client_id=account.client_id, name=account.name,
-                       roles=tuple(sorted({row.role for row in rows})),
-                       permissions=tuple(sorted({row.permission for row in rows if row.permission is not None})),
-                       not_before=max([cutoff or 0, *(row.role_cutoff or 0 for row in rows)]))
+    roles, permissions, role_cutoff = fold_grants(rows)
+    return ClientGrant(client_id=account.client_id, name=account.name, roles=roles, permissions=permissions,
+                       not_before=max(cutoff or 0, role_cutoff))
 
 
 def mint_client_token(grant: ClientGrant, key_set, settings, *, now: float | None = None) -> tuple[str, int]:

@@ -151,6 +151,30 @@ class Grant:
     read_at: float | None = None
 
 
+#: The columns ``fold_grants`` reads, from a join made by ``join_grants``.
+GRANT_COLUMNS = (Role.__table__.c.name.label("role"), Permission.__table__.c.name.label("permission"),
+                 Role.__table__.c.tokens_valid_after.label("role_cutoff"))
+
+
+def join_grants(holder_roles, role_id):
+    """``holder_roles`` (a user's or a service account's role table, or a
+    join ending in it) outer-joined with each role (``role_id`` its column
+    naming the role), the role's permissions and their names: one row per
+    role and permission, the ``GRANT_COLUMNS``."""
+    roles, permissions = Role.__table__, Permission.__table__
+    return (holder_roles.outerjoin(roles, roles.c.id == role_id)
+            .outerjoin(role_permissions, role_permissions.c.role_id == roles.c.id)
+            .outerjoin(permissions, permissions.c.id == role_permissions.c.permission_id))
+
+
+def fold_grants(rows) -> tuple[tuple[str, ...], tuple[str, ...], int]:
+    """(roles, permissions, latest role cutoff) of the rows of a
+    ``join_grants`` select: names sorted, cutoff in Unix seconds (0: none)."""
+    return (tuple(sorted({row.role for row in rows if row.role is not None})),
+            tuple(sorted({row.permission for row in rows if row.permission is not None})),
+            max((row.role_cutoff or 0 for row in rows), default=0))
+
+
 def read_grant(user_id: int, session_id: str):
     """Read a user's identity, roles and permissions for a token, with a
     locking read (``LOCK IN SHARE MODE`` on MariaDB, nothing on SQLite).
@@ -174,26 +198,21 @@ def read_grant(user_id: int, session_id: str):
         locks last until the caller's transaction ends; the caller commits
         or rolls back.
     """
-    users, roles, permissions = User.__table__, Role.__table__, Permission.__table__
+    users = User.__table__
     rows = db.session.execute(
         sa.select(users.c.active, users.c.email, users.c.name, users.c.tokens_valid_after.label("user_cutoff"),
-                  roles.c.name.label("role"), permissions.c.name.label("permission"),
-                  roles.c.tokens_valid_after.label("role_cutoff"))
-        .select_from(users.outerjoin(user_roles, user_roles.c.user_id == users.c.id)
-                     .outerjoin(roles, roles.c.id == user_roles.c.role_id)
-                     .outerjoin(role_permissions, role_permissions.c.role_id == roles.c.id)
-                     .outerjoin(permissions, permissions.c.id == role_permissions.c.permission_id))
+                  *GRANT_COLUMNS)
+        .select_from(join_grants(users.outerjoin(user_roles, user_roles.c.user_id == users.c.id),
+                                 user_roles.c.role_id))
         .where(users.c.id == user_id).with_for_update(read=True)
     ).all()
     read_at = time.time()
     if not rows:
         return None
     first = rows[0]
-    grant = Grant(session_id=session_id, user_id=user_id, email=first.email, name=first.name,
-                  roles=tuple(sorted({row.role for row in rows if row.role is not None})),
-                  permissions=tuple(sorted({row.permission for row in rows if row.permission is not None})),
-                  not_before=max([first.user_cutoff or 0, *(row.role_cutoff or 0 for row in rows)]),
-                  read_at=read_at)
+    roles, permissions, role_cutoff = fold_grants(rows)
+    grant = Grant(session_id=session_id, user_id=user_id, email=first.email, name=first.name, roles=roles,
+                  permissions=permissions, not_before=max(first.user_cutoff or 0, role_cutoff), read_at=read_at)
     return first.active, grant
 
 
